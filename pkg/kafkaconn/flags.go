@@ -2,119 +2,73 @@ package kafkaconn
 
 import (
 	"flag"
-	"fmt"
-	"os"
-	"strconv"
 	"strings"
+
+	"github.com/beckon-dev/beckon/pkg/settings"
 )
 
-// Setting is one configurable value: its flag, its environment variable and
-// what it means. Settings lists them all, so docs and help stay in step.
-type Setting struct {
-	Flag    string
-	Env     string
-	Default string
-	Usage   string
-}
-
 // Settings is every connection setting, in the order help shows them.
-var Settings = []Setting{
-	{"kafka-brokers", "BECKON_BROKERS", DefaultBrokers, "comma-separated seed brokers, host:port"},
-	{"kafka-client-id", "BECKON_CLIENT_ID", "beckon", "client ID sent to the brokers"},
-	{"topic-prefix", "BECKON_TOPIC_PREFIX", "", "prefix for every Beckon topic name"},
-	{"kafka-tls", "BECKON_TLS", "false", "connect with TLS (system roots unless a CA file is given)"},
-	{"kafka-tls-ca", "BECKON_TLS_CA_FILE", "", "PEM file of CAs that sign the brokers' certificates (enables TLS)"},
-	{"kafka-tls-cert", "BECKON_TLS_CERT_FILE", "", "client certificate PEM for mutual TLS (enables TLS)"},
-	{"kafka-tls-key", "BECKON_TLS_KEY_FILE", "", "client key PEM for mutual TLS"},
-	{"kafka-tls-server-name", "BECKON_TLS_SERVER_NAME", "", "name to verify in the brokers' certificates"},
-	{"kafka-tls-insecure", "BECKON_TLS_INSECURE_SKIP_VERIFY", "false", "do not verify the brokers' certificates (testing only)"},
-	{"kafka-sasl-mechanism", "BECKON_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL"},
-	{"kafka-sasl-username", "BECKON_SASL_USERNAME", "", "SASL user"},
-	{"kafka-sasl-password", "BECKON_SASL_PASSWORD", "", "SASL password (prefer the environment variable over the flag)"},
-	{"schema-registry-url", "BECKON_SCHEMA_REGISTRY_URL", "", "schema registry URL; set to use the Confluent wire format instead of Avro single-object encoding"},
-	{"schema-registry-username", "BECKON_SCHEMA_REGISTRY_USERNAME", "", "schema registry basic-auth user"},
-	{"schema-registry-password", "BECKON_SCHEMA_REGISTRY_PASSWORD", "", "schema registry basic-auth password"},
+var Settings = []settings.Setting{
+	{Flag: "kafka-brokers", Env: "BECKON_BROKERS", Default: DefaultBrokers, Usage: "comma-separated seed brokers, host:port"},
+	{Flag: "kafka-client-id", Env: "BECKON_CLIENT_ID", Default: "beckon", Usage: "client ID sent to the brokers"},
+	{Flag: "topic-prefix", Env: "BECKON_TOPIC_PREFIX", Usage: "prefix for every Beckon topic name"},
+	{Flag: "kafka-tls", Env: "BECKON_TLS", Default: "false", Usage: "connect with TLS (system roots unless a CA file is given)"},
+	{Flag: "kafka-tls-ca", Env: "BECKON_TLS_CA_FILE", Usage: "PEM file of the CAs that sign the brokers' certificates (enables TLS)"},
+	{Flag: "kafka-tls-cert", Env: "BECKON_TLS_CERT_FILE", Usage: "client certificate PEM for mutual TLS (enables TLS)"},
+	{Flag: "kafka-tls-key", Env: "BECKON_TLS_KEY_FILE", Usage: "client key PEM for mutual TLS"},
+	{Flag: "kafka-tls-server-name", Env: "BECKON_TLS_SERVER_NAME", Usage: "name to verify in the brokers' certificates"},
+	{Flag: "kafka-tls-insecure", Env: "BECKON_TLS_INSECURE_SKIP_VERIFY", Default: "false", Usage: "do not verify the brokers' certificates (testing only)"},
+	{Flag: "kafka-sasl-mechanism", Env: "BECKON_SASL_MECHANISM", Usage: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL"},
+	{Flag: "kafka-sasl-username", Env: "BECKON_SASL_USERNAME", Usage: "SASL user"},
+	{Flag: "kafka-sasl-password", Env: "BECKON_SASL_PASSWORD", Usage: "SASL password (prefer the environment variable: flags show in process lists)"},
+	{Flag: "schema-registry-url", Env: "BECKON_SCHEMA_REGISTRY_URL", Usage: "schema registry URL; set to use the Confluent wire format instead of Avro single-object encoding"},
+	{Flag: "schema-registry-username", Env: "BECKON_SCHEMA_REGISTRY_USERNAME", Usage: "schema registry basic-auth user"},
+	{Flag: "schema-registry-password", Env: "BECKON_SCHEMA_REGISTRY_PASSWORD", Usage: "schema registry basic-auth password"},
 }
 
-// Flags binds a Config to a flag set. Defaults come from the BECKON_*
-// environment (looked up through Getenv), so a flag overrides its variable,
-// which overrides the built-in default.
-type Flags struct {
-	values map[string]*string
-}
+// Flags is a Config bound to a flag set.
+type Flags struct{ v *settings.Values }
 
 // RegisterFlags adds every connection flag to fs, with defaults read from
 // getenv (os.Getenv when nil).
 func RegisterFlags(fs *flag.FlagSet, getenv func(string) string) *Flags {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	f := &Flags{values: make(map[string]*string, len(Settings))}
-	for _, s := range Settings {
-		def := s.Default
-		if v := getenv(s.Env); v != "" {
-			def = v
-		}
-		f.values[s.Flag] = fs.String(s.Flag, def, s.Usage+" ($"+s.Env+")")
-	}
-	return f
+	return &Flags{settings.Bind(fs, getenv, Settings)}
 }
 
 // Config returns the configuration the flags and environment describe,
 // validated.
 func (f *Flags) Config() (Config, error) {
-	get := func(name string) string { return strings.TrimSpace(*f.values[name]) }
-	boolean := func(name string) (bool, error) {
-		v := get(name)
-		if v == "" {
-			return false, nil
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return false, fmt.Errorf("--%s: %q is not a boolean", name, v)
-		}
-		return b, nil
-	}
-	tlsOn, err := boolean("kafka-tls")
+	v := f.v
+	tlsOn, err := v.Bool("kafka-tls")
 	if err != nil {
 		return Config{}, err
 	}
-	insecure, err := boolean("kafka-tls-insecure")
+	insecure, err := v.Bool("kafka-tls-insecure")
 	if err != nil {
 		return Config{}, err
 	}
 	c := Config{
-		Brokers:     splitList(get("kafka-brokers")),
-		ClientID:    get("kafka-client-id"),
-		TopicPrefix: get("topic-prefix"),
+		Brokers:     v.List("kafka-brokers"),
+		ClientID:    v.String("kafka-client-id"),
+		TopicPrefix: v.String("topic-prefix"),
 		TLS: TLS{
 			Enabled:            tlsOn,
-			CAFile:             get("kafka-tls-ca"),
-			CertFile:           get("kafka-tls-cert"),
-			KeyFile:            get("kafka-tls-key"),
-			ServerName:         get("kafka-tls-server-name"),
+			CAFile:             v.String("kafka-tls-ca"),
+			CertFile:           v.String("kafka-tls-cert"),
+			KeyFile:            v.String("kafka-tls-key"),
+			ServerName:         v.String("kafka-tls-server-name"),
 			InsecureSkipVerify: insecure,
 		},
 		SASL: SASL{
-			Mechanism: strings.ToUpper(get("kafka-sasl-mechanism")),
-			Username:  get("kafka-sasl-username"),
-			Password:  *f.values["kafka-sasl-password"],
+			Mechanism: strings.ToUpper(v.String("kafka-sasl-mechanism")),
+			Username:  v.String("kafka-sasl-username"),
+			Password:  v.Secret("kafka-sasl-password"),
 		},
 		SchemaRegistry: SchemaRegistry{
-			URL:      get("schema-registry-url"),
-			Username: get("schema-registry-username"),
-			Password: *f.values["schema-registry-password"],
+			URL:      v.String("schema-registry-url"),
+			Username: v.String("schema-registry-username"),
+			Password: v.Secret("schema-registry-password"),
 		},
 	}
 	return c, c.Validate()
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

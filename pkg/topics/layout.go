@@ -1,0 +1,177 @@
+package topics
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Built-in channels: one send.<channel> topic each.
+var Channels = []string{"email", "sms", "push", "whatsapp", "inapp", "webhook"}
+
+// Defaults used when Options leaves a field zero.
+const (
+	DefaultPartitions        int32 = 12
+	DefaultReplicationFactor int16 = 3
+	DefaultStore                   = "engine"
+)
+
+// Retention of the delete-policy topics.
+const (
+	eventRetention    = 7 * 24 * time.Hour
+	sendRetention     = 7 * 24 * time.Hour
+	activityRetention = 30 * 24 * time.Hour
+	handoffRetention  = 14 * 24 * time.Hour
+	dlqRetention      = 30 * 24 * time.Hour
+)
+
+// Options size and name a deployment's topics.
+type Options struct {
+	// Prefix is prepended to every topic name.
+	Prefix string
+	// Partitions of every user-keyed topic. They are co-partitioned, so
+	// this is also the engine's unit of parallelism. Default 12.
+	Partitions int32
+	// ReplicationFactor of every topic. Default 3; 1 for a single broker.
+	ReplicationFactor int16
+	// Channels are custom channels beyond the built-in ones.
+	Channels []string
+	// Facts names the facts.<name> tables (warehouse-derived, per user).
+	Facts []string
+	// Lookups names the lookups.<name> tables (entities by their own ID).
+	Lookups []string
+	// Stores names the state stores; each has a changelog.<store> topic.
+	// Default {"engine"}.
+	Stores []string
+}
+
+// Spec declares one topic.
+type Spec struct {
+	// Name is the full topic name, prefix included.
+	Name string
+	// Base is the name without the prefix ("events", "send.email").
+	Base string
+	// Partitions and ReplicationFactor of the topic.
+	Partitions        int32
+	ReplicationFactor int16
+	// Configs are the topic configs Beckon relies on.
+	Configs map[string]string
+	// CoPartitioned topics are keyed by user ID and must all have the same
+	// partition count: partition p of each is owned by one engine instance.
+	CoPartitioned bool
+	// Purpose says what the topic carries, for people reading check output.
+	Purpose string
+}
+
+// Layout is every topic of one deployment.
+type Layout struct {
+	Prefix string
+	Specs  []Spec
+}
+
+// Spec returns the declaration of a topic by its base name.
+func (l Layout) Spec(base string) (Spec, bool) {
+	i := slices.IndexFunc(l.Specs, func(s Spec) bool { return s.Base == base })
+	if i < 0 {
+		return Spec{}, false
+	}
+	return l.Specs[i], true
+}
+
+// Names returns the full names of every topic.
+func (l Layout) Names() []string {
+	out := make([]string, len(l.Specs))
+	for i, s := range l.Specs {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// validName is what a channel, fact, lookup or store name may contain so
+// the topic name stays valid and readable.
+var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// Declare returns the layout for opts: the one declaration of Beckon's
+// topics.
+func Declare(opts Options) (Layout, error) {
+	if opts.Partitions == 0 {
+		opts.Partitions = DefaultPartitions
+	}
+	if opts.ReplicationFactor == 0 {
+		opts.ReplicationFactor = DefaultReplicationFactor
+	}
+	if len(opts.Stores) == 0 {
+		opts.Stores = []string{DefaultStore}
+	}
+	if opts.Partitions < 1 || opts.ReplicationFactor < 1 {
+		return Layout{}, fmt.Errorf("topics: partitions (%d) and replication factor (%d) must be at least 1", opts.Partitions, opts.ReplicationFactor)
+	}
+	for kind, names := range map[string][]string{"channel": opts.Channels, "facts table": opts.Facts, "lookups table": opts.Lookups, "store": opts.Stores} {
+		for _, n := range names {
+			if !validName.MatchString(n) {
+				return Layout{}, fmt.Errorf("topics: %s name %q: want lower-case letters, digits, '_' or '-', at most 64", kind, n)
+			}
+		}
+	}
+
+	l := Layout{Prefix: opts.Prefix}
+	add := func(base string, parts int32, cop bool, cfg map[string]string, purpose string) {
+		for _, s := range l.Specs {
+			if s.Base == base {
+				return // a custom channel that repeats a built-in one
+			}
+		}
+		cfg["min.insync.replicas"] = strconv.Itoa(minISR(opts.ReplicationFactor))
+		l.Specs = append(l.Specs, Spec{
+			Name:              opts.Prefix + base,
+			Base:              base,
+			Partitions:        parts,
+			ReplicationFactor: opts.ReplicationFactor,
+			Configs:           cfg,
+			CoPartitioned:     cop,
+			Purpose:           purpose,
+		})
+	}
+	p := opts.Partitions
+	add("events", p, true, deleteAfter(eventRetention), "behavioural events (track/identify/page), keyed by user ID")
+	add("receipts", p, true, deleteAfter(eventRetention), "channel feedback: sent, delivered, failed, opened, clicked, replied, unsubscribed")
+	add("profiles", p, true, compacted(), "user traits, addresses, time zone, locale, consent; a table keyed by user ID")
+	for _, f := range opts.Facts {
+		add("facts."+f, p, true, compacted(), "warehouse-derived per-user facts: "+f)
+	}
+	for _, s := range opts.Stores {
+		add("changelog."+s, p, true, compacted(), "changelog of the "+s+" state store; Pebble is its cache")
+	}
+	for _, lk := range opts.Lookups {
+		add("lookups."+lk, p, false, compacted(), "warehouse entities keyed by their own ID, replicated to every engine: "+lk)
+	}
+	add("journeys", 1, false, compacted(), "journey definitions and versions, read in full by every engine")
+	for _, c := range append(slices.Clone(Channels), opts.Channels...) {
+		add("send."+c, p, false, deleteAfter(sendRetention), "send commands for the "+c+" channel, keyed by user ID")
+	}
+	add("activity", p, false, deleteAfter(activityRetention), "every journey instance transition")
+	add("handoff", p, false, deleteAfter(handoffRetention), "conversations handed to a human agent")
+	add("dlq", p, false, deleteAfter(dlqRetention), "undecodable or invalid input, with reason and origin in headers")
+	return l, nil
+}
+
+// minISR keeps acks=all writes available with one replica down.
+func minISR(rf int16) int {
+	if rf >= 3 {
+		return 2
+	}
+	return 1
+}
+
+func deleteAfter(d time.Duration) map[string]string {
+	return map[string]string{
+		"cleanup.policy": "delete",
+		"retention.ms":   strconv.FormatInt(d.Milliseconds(), 10),
+	}
+}
+
+func compacted() map[string]string {
+	return map[string]string{"cleanup.policy": "compact"}
+}

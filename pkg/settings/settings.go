@@ -109,3 +109,16 @@ func Markdown(list []Setting) string {
 	}
 	return b.String()
 }
+
+// Float parses a decimal setting; empty is 0.
+func (v *Values) Float(name string) (float64, error) {
+	s := v.String(name)
+	if s == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %q is not a number", name, s)
+	}
+	return f, nil
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/embedded"
+	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/sample"
+	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/topics"
+)
+
+// devSettings are the flags of `beckon dev`.
+var devSettings = []settings.Setting{
+	{Flag: "data-dir", Env: "BECKON_DEV_DATA_DIR", Default: ".beckon/dev", Usage: "where the embedded Kafka keeps topics and records across restarts"},
+	{Flag: "port", Env: "BECKON_DEV_PORT", Default: strconv.Itoa(embedded.DefaultPort), Usage: "port of the embedded Kafka on 127.0.0.1 (0 picks a free one)"},
+	{Flag: "partitions", Env: "BECKON_DEV_PARTITIONS", Default: "3", Usage: "partitions of the user-keyed topics"},
+	{Flag: "users", Env: "BECKON_DEV_USERS", Default: "25", Usage: "sample shoppers"},
+	{Flag: "rate", Env: "BECKON_DEV_RATE", Default: "2", Usage: "sample events per second"},
+	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
+}
+
+// devConfig is what the dev flags describe.
+type devConfig struct {
+	dataDir    string
+	port       int
+	partitions int32
+	users      int
+	rate       float64
+	events     int
+}
+
+func parseDev(c *cli, args []string) (devConfig, error) {
+	fs := flag.NewFlagSet("beckon dev", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	v := settings.Bind(fs, c.getenv, devSettings)
+	if err := fs.Parse(args); err != nil {
+		return devConfig{}, err
+	}
+	var d devConfig
+	var errs []error
+	num := func(name string, bits int) int64 {
+		n, err := v.Int(name, bits)
+		errs = append(errs, err)
+		return n
+	}
+	d.dataDir = v.String("data-dir")
+	d.port = int(num("port", 17))
+	d.partitions = int32(num("partitions", 32))
+	d.users = int(num("users", 32))
+	d.events = int(num("events", 32))
+	rate, err := v.Float("rate")
+	d.rate = rate
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return d, err
+	}
+	if d.rate <= 0 || d.users < 1 || d.partitions < 1 {
+		return d, fmt.Errorf("--rate, --users and --partitions must be positive")
+	}
+	return d, nil
+}
+
+// dev runs Beckon on an embedded Kafka: it provisions the topics, loads the
+// sample shop's catalog, profiles and loyalty facts, then produces sample
+// events and reads each one back through the codec.
+func (c *cli) dev(ctx context.Context, args []string) error {
+	d, err := parseDev(c, args)
+	if err != nil {
+		return err
+	}
+	k, err := embedded.Start(embedded.Options{DataDir: filepath.Join(d.dataDir, "kafka"), Port: d.port, Logger: c.log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		k.Close()
+		fmt.Fprintf(c.stdout, "stopped; Kafka's data is kept in %s\n", k.DataDir())
+	}()
+
+	// From here on nothing knows the brokers are embedded.
+	conn := kafkaconn.Config{Brokers: k.Brokers(), ClientID: "beckon-dev"}
+	layout, err := topics.Declare(topics.Options{Partitions: d.partitions, ReplicationFactor: 1, Facts: []string{"loyalty"}, Lookups: []string{"catalog"}})
+	if err != nil {
+		return err
+	}
+	cl, err := conn.NewClient(kgo.ProducerLinger(5 * time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	report, err := topics.Apply(ctx, cl, layout)
+	if err != nil {
+		return fmt.Errorf("provision topics: %w", err)
+	}
+	cd, err := codec.New()
+	if err != nil {
+		return err
+	}
+
+	shop := sample.NewShop(uint64(time.Now().UnixNano()), d.users)
+	now := time.Now().UTC()
+	var tables []records.Record
+	for _, r := range shop.Catalog(now) {
+		tables = append(tables, r)
+	}
+	for _, r := range shop.Profiles(now) {
+		tables = append(tables, r)
+	}
+	for _, r := range shop.Facts(now) {
+		tables = append(tables, r)
+	}
+	if err := produce(ctx, cl, cd, conn, tables...); err != nil {
+		return fmt.Errorf("load sample tables: %w", err)
+	}
+
+	eventsTopic := conn.Topic("events")
+	tail, err := tailFromEnd(ctx, conn, eventsTopic)
+	if err != nil {
+		return err
+	}
+	defer tail.Close()
+
+	fmt.Fprintf(c.stdout, `Beckon dev is running.
+  Kafka     %s (embedded; data in %s)
+  Topics    %d declared, %d created now; user-keyed topics have %d partitions
+  Tables    %d products in lookups.catalog, %d profiles, %d loyalty facts
+  Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
+  Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
+  Stop      Ctrl-C
+`, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
+		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
+		d.rate, len(shop.Users), eventsTopic, k.Brokers()[0], d.partitions)
+
+	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
+}
+
+// traffic produces one sample event per tick and prints every event read
+// back from the events topic, until ctx ends or d.events have been read.
+func (c *cli) traffic(ctx context.Context, d devConfig, cl, tail *kgo.Client, cd *codec.Codec, conn kafkaconn.Config, tr *sample.Traffic) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	produced := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(time.Duration(float64(time.Second) / d.rate))
+		defer tick.Stop()
+		for n := 0; d.events == 0 || n < d.events; n++ {
+			select {
+			case <-ctx.Done():
+				produced <- nil
+				return
+			case now := <-tick.C:
+				if err := produce(ctx, cl, cd, conn, tr.Next(now.UTC())); err != nil && ctx.Err() == nil {
+					produced <- err
+					return
+				}
+			}
+		}
+		produced <- nil
+	}()
+
+	read := 0
+	for d.events == 0 || read < d.events {
+		fs := tail.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil // interrupted: a clean stop
+		}
+		if err := fs.Err0(); err != nil {
+			return fmt.Errorf("read back events: %w", err)
+		}
+		for _, r := range fs.Records() {
+			var e records.Event
+			if err := cd.Decode(ctx, r.Value, &e); err != nil {
+				return fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+			}
+			name := e.Name
+			if name == "" {
+				name = "(" + string(e.Type) + ")"
+			}
+			fmt.Fprintf(c.stdout, "event  p%d@%-5d %-9s %-28s %s\n", r.Partition, r.Offset, e.UserID, name, e.Properties)
+			read++
+		}
+	}
+	cancel()
+	return <-produced
+}
+
+// produce writes records to their topics, keyed by Key, through the codec.
+func produce(ctx context.Context, cl *kgo.Client, cd *codec.Codec, conn kafkaconn.Config, rs ...records.Record) error {
+	batch := make([]*kgo.Record, 0, len(rs))
+	for _, r := range rs {
+		topic := conn.Topic(topicOf(r))
+		v, err := cd.Encode(ctx, topic, r)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, &kgo.Record{Topic: topic, Key: []byte(r.Key()), Value: v})
+	}
+	return cl.ProduceSync(ctx, batch...).FirstErr()
+}
+
+// topicOf names the topic a sample record belongs on.
+func topicOf(r records.Record) string {
+	switch r := r.(type) {
+	case records.Event:
+		return "events"
+	case records.Profile:
+		return "profiles"
+	case records.Fact:
+		return "facts." + r.Name
+	case records.LookupRecord:
+		return "lookups." + r.Table
+	}
+	panic(fmt.Sprintf("dev: no topic for %T", r))
+}
+
+// tailFromEnd returns a consumer of topic that starts at its current end, so
+// exactly the events produced from now on are read back.
+func tailFromEnd(ctx context.Context, conn kafkaconn.Config, topic string) (*kgo.Client, error) {
+	adm, err := conn.NewClient()
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	start := map[string]map[int32]kgo.Offset{topic: {}}
+	ends.Each(func(o kadm.ListedOffset) {
+		start[topic][o.Partition] = kgo.NewOffset().At(o.Offset)
+	})
+	return conn.NewClient(kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+}

@@ -28,6 +28,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if .Values.kafka.tls.secretName }}
 - name: BECKON_TLS_CA_FILE
   value: /etc/beckon/tls/ca.pem
+{{- if .Values.kafka.tls.clientCert }}
+- name: BECKON_TLS_CERT_FILE
+  value: /etc/beckon/tls/client.pem
+- name: BECKON_TLS_KEY_FILE
+  value: /etc/beckon/tls/client-key.pem
+{{- end }}
 {{- end }}
 {{- if .Values.kafka.tls.serverName }}
 - name: BECKON_TLS_SERVER_NAME

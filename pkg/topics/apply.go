@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,10 +56,13 @@ func Apply(ctx context.Context, cl *kgo.Client, l Layout) (Report, error) {
 		s, _ := l.specByName(d.Topic)
 		switch {
 		case d.What == "missing":
-			if err := create(ctx, adm, s); err != nil {
+			created, err := create(ctx, adm, s)
+			if err != nil {
 				return r, err
 			}
-			r.Created = append(r.Created, s.Name)
+			if created {
+				r.Created = append(r.Created, s.Name)
+			}
 		case strings.HasPrefix(d.What, "config "):
 			key := strings.TrimPrefix(d.What, "config ")
 			val := s.Configs[key]
@@ -77,10 +81,41 @@ func Apply(ctx context.Context, cl *kgo.Client, l Layout) (Report, error) {
 			r.Unchanged = append(r.Unchanged, d)
 		}
 	}
+	if err := waitVisible(ctx, cl, r.Created); err != nil {
+		return r, err
+	}
 	return r, nil
 }
 
-func create(ctx context.Context, adm *kadm.Client, s Spec) error {
+// waitVisible returns once the brokers' metadata shows every topic with a
+// leader for each partition. A broker answers CreateTopics before every
+// broker knows the topic; callers produce right after Apply, and the next
+// Check must not report the topics missing.
+func waitVisible(ctx context.Context, cl *kgo.Client, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending, err := notReady(ctx, cl, names)
+		if err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("created topics are not visible yet (%s): %w", strings.Join(pending, ", "), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// create creates one topic; it reports false when the topic already
+// existed (another apply raced this one, which reaches the same goal).
+func create(ctx context.Context, adm *kadm.Client, s Spec) (bool, error) {
 	cfg := make(map[string]*string, len(s.Configs))
 	for _, k := range slices.Sorted(maps.Keys(s.Configs)) {
 		cfg[k] = new(s.Configs[k])
@@ -89,11 +124,13 @@ func create(ctx context.Context, adm *kadm.Client, s Spec) error {
 	if err == nil {
 		err = resp.Err
 	}
-	// Another apply may have raced us; the topic exists, which is the goal.
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create topic %s (%d partitions, replication factor %d): %w %s", s.Name, s.Partitions, s.ReplicationFactor, err, resp.ErrMessage)
+	switch {
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("create topic %s (%d partitions, replication factor %d): %w %s", s.Name, s.Partitions, s.ReplicationFactor, err, resp.ErrMessage)
 	}
-	return nil
+	return true, nil
 }
 
 func (l Layout) specByName(name string) (Spec, bool) {

@@ -72,15 +72,9 @@ type observed struct {
 // which remembers a missing topic for a few seconds and would hide the
 // topics Apply just created.
 func inspect(ctx context.Context, cl *kgo.Client, l Layout) (map[string]observed, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	for _, name := range l.Names() {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(name)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := metadata(ctx, cl, l.Names())
 	if err != nil {
-		return nil, fmt.Errorf("list topics: %w", err)
+		return nil, err
 	}
 	out := make(map[string]observed)
 	var existing []string
@@ -118,6 +112,48 @@ func inspect(ctx context.Context, cl *kgo.Client, l Layout) (map[string]observed
 		}
 	}
 	return out, nil
+}
+
+// metadata asks a broker, bypassing the client's cache, about topics.
+func metadata(ctx context.Context, cl *kgo.Client, names []string) (*kmsg.MetadataResponse, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, name := range names {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	return resp, nil
+}
+
+// notReady returns the topics among names that metadata does not yet show
+// with a leader for every partition.
+func notReady(ctx context.Context, cl *kgo.Client, names []string) ([]string, error) {
+	resp, err := metadata(ctx, cl, names)
+	if err != nil {
+		return nil, err
+	}
+	ready := make(map[string]bool, len(names))
+	for _, t := range resp.Topics {
+		if t.Topic == nil || t.ErrorCode != 0 || len(t.Partitions) == 0 {
+			continue
+		}
+		ok := true
+		for _, p := range t.Partitions {
+			ok = ok && p.ErrorCode == 0 && p.Leader >= 0
+		}
+		ready[*t.Topic] = ok
+	}
+	var pending []string
+	for _, n := range names {
+		if !ready[n] {
+			pending = append(pending, n)
+		}
+	}
+	return pending, nil
 }
 
 // drift lists the differences between l and the observed cluster.

@@ -106,3 +106,26 @@ func TestConfigurationDoc(t *testing.T) {
 		}
 	}
 }
+
+// TestDevStopsOnInterrupt: Ctrl-C (a cancelled context) stops dev cleanly,
+// with exit status 0 and the embedded Kafka's data flushed.
+func TestDevStopsOnInterrupt(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"dev", "--port", "0", "--data-dir", dir, "--rate", "50"}, &out, &errb, func(string) string { return "" }) }()
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "stopped; Kafka's data is kept in") {
+			t.Fatalf("exit %d after interrupt\n%s%s", code, out.String(), errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("dev did not stop within 20s of the interrupt")
+	}
+	if entries, err := os.ReadDir(dir + "/kafka"); err != nil || len(entries) == 0 {
+		t.Fatalf("no embedded Kafka data in %s/kafka: %v", dir, err)
+	}
+}

@@ -35,48 +35,6 @@ func TestProduceConsume(t *testing.T) {
 	}
 }
 
-// An aborted transaction's records are in the log (a read_uncommitted
-// consumer sees them) but a read_committed consumer skips them.
-func TestAbortedTransactionHiddenFromReadCommitted(t *testing.T) {
-	t.Parallel()
-	brokers := Brokers(t)
-	prefix := Prefix(t)
-	topic := prefix + "sends"
-	CreateTopics(t, brokers, 1, topic)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	producer := Client(t, brokers, kgo.TransactionalID(prefix+"txn"), kgo.DefaultProduceTopic(topic))
-	for _, txn := range []struct {
-		value string
-		end   kgo.TransactionEndTry
-	}{{"aborted", kgo.TryAbort}, {"committed", kgo.TryCommit}} {
-		if err := producer.BeginTransaction(); err != nil {
-			t.Fatalf("begin transaction: %v", err)
-		}
-		if err := producer.ProduceSync(ctx, kgo.StringRecord(txn.value)).FirstErr(); err != nil {
-			t.Fatalf("produce %q: %v", txn.value, err)
-		}
-		if err := producer.EndTransaction(ctx, txn.end); err != nil {
-			t.Fatalf("end transaction of %q: %v", txn.value, err)
-		}
-	}
-
-	for _, tc := range []struct {
-		isolation kgo.IsolationLevel
-		want      []string
-	}{
-		{kgo.ReadUncommitted(), []string{"aborted", "committed"}},
-		{kgo.ReadCommitted(), []string{"committed"}},
-	} {
-		consumer := Client(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-			kgo.FetchIsolationLevel(tc.isolation))
-		if got := values(consumeUntil(ctx, t, consumer, "committed")); !slices.Equal(got, tc.want) {
-			t.Errorf("isolation %v consumed %q, want %q", tc.isolation, got, tc.want)
-		}
-	}
-}
-
 // A consumer group member gets the partition without delay and its commit
 // is visible to the admin API.
 func TestConsumerGroupCommits(t *testing.T) {

@@ -1,0 +1,210 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Context is what a processor works with while handling one message: the
+// partition's state, its tables, global tables, outputs and timers. Writes
+// are visible to later reads of the same message and of later messages in
+// the same transaction; they reach the store and the changelog only when the
+// transaction commits, and not at all if the processor fails.
+//
+// A Context is only valid during the Processor call it is passed to.
+type Context struct {
+	now     time.Time
+	w       *partitionWork
+	globals *globalTables
+	overlay map[string]write
+	emits   []*kgo.Record
+	timers  int64 // change in the number of pending timers
+}
+
+type write struct {
+	value []byte
+	del   bool
+}
+
+// Now is the runtime's clock for this transaction: the same for every
+// message in it, and the time timers are compared against.
+func (c *Context) Now() time.Time { return c.now }
+
+// Partition is the partition number being processed.
+func (c *Context) Partition() int32 { return c.w.p.id }
+
+// Get returns the state value of key, or ok false.
+func (c *Context) Get(key []byte) (value []byte, ok bool, err error) {
+	return c.get(stateKey(key))
+}
+
+// Set stores value under key.
+func (c *Context) Set(key, value []byte) {
+	c.put(stateKey(key), value)
+}
+
+// Delete removes key.
+func (c *Context) Delete(key []byte) { c.del(stateKey(key)) }
+
+// Range calls fn for each state key in [start, end) in key order, with the
+// values as of this point of the transaction; end nil means no upper bound.
+// fn returns false to stop. Keys and values are only valid during fn.
+func (c *Context) Range(start, end []byte, fn func(key, value []byte) bool) error {
+	lo := stateKey(start)
+	hi := prefixEnd([]byte{nsState})
+	if end != nil {
+		hi = stateKey(end)
+	}
+	it, err := c.w.batch.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("state range: %w", err)
+	}
+	defer it.Close()
+	// Merge the message's own writes, which are not in the batch yet.
+	var pending []string
+	for k := range c.overlay {
+		if k >= string(lo) && k < string(hi) {
+			pending = append(pending, k)
+		}
+	}
+	slices.Sort(pending)
+	valid := it.First()
+	for valid || len(pending) > 0 {
+		var k []byte
+		var v []byte
+		var skip bool
+		switch cmp := compareNext(valid, it, pending); {
+		case cmp < 0: // the batch key comes first
+			k, v = it.Key(), it.Value()
+			valid = it.Next()
+		default: // the overlay's key comes first or shadows the batch's
+			w := c.overlay[pending[0]]
+			k, v, skip = []byte(pending[0]), w.value, w.del
+			pending = pending[1:]
+			if cmp == 0 {
+				valid = it.Next()
+			}
+		}
+		if skip {
+			continue
+		}
+		if !fn(k[1:], v) {
+			return nil
+		}
+	}
+	return it.Error()
+}
+
+// compareNext orders the iterator's key against the first pending key:
+// negative when the iterator's is smaller (or pending is empty).
+func compareNext(valid bool, it *pebble.Iterator, pending []string) int {
+	switch {
+	case !valid:
+		return 1
+	case len(pending) == 0:
+		return -1
+	}
+	return bytes.Compare(it.Key(), []byte(pending[0]))
+}
+
+// Lookup reads a row of a table by key: a co-partitioned table of this
+// group (the row of this partition's store) or a global table.
+func (c *Context) Lookup(table string, key []byte) (value []byte, ok bool, err error) {
+	if c.w.g.isTable(table) {
+		return c.get(tableKey(table, key))
+	}
+	if c.globals != nil && c.globals.has(table) {
+		return c.globals.get(table, key)
+	}
+	return nil, false, fmt.Errorf("lookup %q: not a table or global table of group %s", table, c.w.g.name)
+}
+
+// Emit produces a record to topic, keyed by key, in the transaction.
+func (c *Context) Emit(topic string, key, value []byte, headers ...Header) {
+	r := &kgo.Record{Topic: topic, Key: bytes.Clone(key), Value: bytes.Clone(value)}
+	for _, h := range headers {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: bytes.Clone(h.Value)})
+	}
+	c.emits = append(c.emits, r)
+}
+
+// Schedule sets the timer key to fire at due with payload, replacing an
+// earlier schedule of the same key. Timers are part of the partition's
+// state: they survive crashes and move with the partition.
+func (c *Context) Schedule(key []byte, due time.Time, payload []byte) error {
+	kk := timerKeyKey(key)
+	old, ok, err := c.get(kk)
+	if err != nil {
+		return err
+	}
+	if ok {
+		c.del(dueKey(int64(binary.BigEndian.Uint64(old)), key))
+	} else {
+		c.timers++
+	}
+	ms := due.UnixMilli()
+	dk := dueKey(ms, key)
+	if payload == nil {
+		payload = []byte{}
+	}
+	c.put(dk, payload)
+	c.put(kk, encodeOffset(ms))
+	c.w.lowerTimerFloor(dk)
+	return nil
+}
+
+// Cancel removes the timer key; cancelling a timer that is not scheduled
+// does nothing.
+func (c *Context) Cancel(key []byte) error {
+	kk := timerKeyKey(key)
+	old, ok, err := c.get(kk)
+	if err != nil || !ok {
+		return err
+	}
+	c.del(dueKey(int64(binary.BigEndian.Uint64(old)), key))
+	c.del(kk)
+	c.timers--
+	return nil
+}
+
+// TimerDue returns when the timer key is due, or ok false.
+func (c *Context) TimerDue(key []byte) (due time.Time, ok bool, err error) {
+	v, ok, err := c.get(timerKeyKey(key))
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC(), true, nil
+}
+
+func (c *Context) get(k []byte) ([]byte, bool, error) {
+	if w, ok := c.overlay[string(k)]; ok {
+		if w.del {
+			return nil, false, nil
+		}
+		return w.value, true, nil
+	}
+	v, closer, err := c.w.batch.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state get: %w", err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), true, nil
+}
+
+func (c *Context) put(k, v []byte) {
+	c.overlay[string(k)] = write{value: bytes.Clone(v)}
+}
+
+func (c *Context) del(k []byte) {
+	c.overlay[string(k)] = write{del: true}
+}

@@ -1,0 +1,71 @@
+package stream
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Options configure a Runner. Zero values take the documented defaults.
+type Options struct {
+	// Kafka are the connection options (seed brokers, TLS, SASL), e.g. from
+	// kafkaconn.Config.ClientOpts. Required.
+	Kafka []kgo.Opt
+	// StateDir holds one Pebble store per owned partition under
+	// StateDir/<group>/<partition>, and the global tables. Required.
+	StateDir string
+	// InstanceID names this instance stably across restarts (a pod name).
+	// It makes the transactional ID, so a restarted instance fences its
+	// previous incarnation. Required.
+	InstanceID string
+	// Clock is the wall clock timers are compared with. Default time.Now.
+	Clock func() time.Time
+	// MaxPollRecords bounds the records processed per transaction.
+	// Default 1000.
+	MaxPollRecords int
+	// MaxTimersPerPartition bounds the timers fired per partition per
+	// transaction, so a burst of due timers cannot starve input. Default 500.
+	MaxTimersPerPartition int
+	// PollWait is how long a poll waits for records before the loop checks
+	// timers. It bounds timer lateness when input is idle. Default 100ms.
+	PollWait time.Duration
+	// TransactionTimeout is the broker-side limit of a transaction: how long
+	// a crashed instance's open transaction blocks its partitions'
+	// read_committed readers before the broker aborts it. Default 10s.
+	TransactionTimeout time.Duration
+	// RetryBackoff is the wait after a retryable error or a failed commit.
+	// Default 500ms.
+	RetryBackoff time.Duration
+	// Metrics receives the runtime's measurements. Default: none.
+	Metrics Metrics
+	// Logger receives the runtime's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MaxPollRecords == 0 {
+		o.MaxPollRecords = 1000
+	}
+	if o.MaxTimersPerPartition == 0 {
+		o.MaxTimersPerPartition = 500
+	}
+	if o.PollWait == 0 {
+		o.PollWait = 100 * time.Millisecond
+	}
+	if o.TransactionTimeout == 0 {
+		o.TransactionTimeout = 10 * time.Second
+	}
+	if o.RetryBackoff == 0 {
+		o.RetryBackoff = 500 * time.Millisecond
+	}
+	if o.Metrics == nil {
+		o.Metrics = NopMetrics{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}

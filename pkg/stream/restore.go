@@ -1,0 +1,327 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// onAssigned runs before fetching starts for new partitions: it pauses them
+// and restores each in the background; a partition is fetched and processed
+// only once its store is restored.
+func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	nums := partitionNumbers(assigned)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var fresh []int32
+	for _, n := range nums {
+		if _, owned := r.parts[n]; !owned {
+			fresh = append(fresh, n)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	cl.PauseFetchPartitions(r.topicPartitions(fresh))
+	for _, n := range fresh {
+		ctx, cancel := context.WithCancel(context.Background())
+		p := &partitionState{id: n, cancelRestore: cancel}
+		p.restored.Add(1)
+		r.parts[n] = p
+		go r.restore(ctx, p)
+	}
+	r.log.Info("partitions assigned", "partitions", fresh)
+}
+
+// onRevoked closes the stores of revoked or lost partitions. It runs
+// between transactions (BlockRebalanceOnPoll).
+func (r *Runner) onRevoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	nums := partitionNumbers(revoked)
+	r.mu.Lock()
+	var gone []*partitionState
+	for _, n := range nums {
+		if p, ok := r.parts[n]; ok {
+			gone = append(gone, p)
+			delete(r.parts, n)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range gone {
+		r.release(p)
+	}
+	cl.ResumeFetchPartitions(r.topicPartitions(nums))
+	if len(gone) > 0 {
+		r.log.Info("partitions revoked", "partitions", nums)
+	}
+}
+
+// release stops a partition's restore and closes its store.
+func (r *Runner) release(p *partitionState) {
+	p.ready.Store(false)
+	p.cancelRestore()
+	p.restored.Wait()
+	if err := p.st.close(); err != nil {
+		r.log.Warn("close store", "partition", p.id, "err", err)
+	}
+}
+
+func (r *Runner) topicPartitions(nums []int32) map[string][]int32 {
+	m := map[string][]int32{}
+	for _, t := range r.g.consumed() {
+		m[t] = append([]int32(nil), nums...)
+	}
+	return m
+}
+
+func partitionNumbers(m map[string][]int32) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	for _, ps := range m {
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// restore brings a partition's store up to date, retrying until it
+// succeeds or the partition is revoked, then lets it be fetched.
+func (r *Runner) restore(ctx context.Context, p *partitionState) {
+	defer p.restored.Done()
+	started := time.Now()
+	for {
+		err := r.restoreOnce(ctx, p)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Error("restore failed; retrying", "partition", p.id, "err", err)
+		sleep(ctx, r.o.RetryBackoff)
+	}
+	n, err := countTimers(p.st.db)
+	if err != nil {
+		r.log.Error("count timers", "partition", p.id, "err", err)
+	}
+	p.timers, p.timerFloor = n, nil
+	r.o.Metrics.TimersPending(p.id, n)
+	p.ready.Store(true)
+	r.sess.Client().ResumeFetchPartitions(r.topicPartitions([]int32{p.id}))
+	r.log.Info("partition restored", "partition", p.id, "took", time.Since(started).Round(time.Millisecond), "timers", n)
+}
+
+func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
+	if p.st != nil {
+		_ = p.st.close()
+	}
+	st, wiped, err := openStore(storeDir(r.o.StateDir, r.g.name, p.id), p.id, false)
+	if err != nil {
+		return err
+	}
+	p.st = st
+	if wiped {
+		r.log.Warn("store could not be opened; rebuilding it from the changelog", "partition", p.id)
+	}
+
+	// The changelog first: wait for any transaction of a previous owner to
+	// end, then read to the end.
+	start, end, err := r.stableBounds(ctx, r.g.changelog, p.id)
+	if err != nil {
+		return err
+	}
+	next, err := readOffset(st.db, metaChangelog)
+	if err != nil {
+		return err
+	}
+	if next > end || (next >= 0 && next < start) {
+		// The changelog was recreated or truncated under us: the store
+		// cannot be trusted.
+		r.log.Warn("store does not match its changelog; rebuilding", "partition", p.id, "store_next", next, "changelog_start", start, "changelog_end", end)
+		_ = st.close()
+		if p.st, _, err = openStore(st.dir, p.id, true); err != nil {
+			return err
+		}
+		st, next = p.st, -1
+	}
+	if next < start {
+		next = start
+	}
+	if err := r.readInto(ctx, st, r.g.changelog, p.id, next, end, metaChangelog, func(b *pebble.Batch, rec *kgo.Record) error {
+		if !inChangelog(rec.Key) {
+			return fmt.Errorf("changelog key %q outside the state and timer namespaces", rec.Key)
+		}
+		if rec.Value == nil {
+			return b.Delete(rec.Key, nil)
+		}
+		return b.Set(rec.Key, rec.Value, nil)
+	}); err != nil {
+		return fmt.Errorf("restore partition %d from %s: %w", p.id, r.g.changelog, err)
+	}
+
+	// Tables: from what the store reflects up to the group's committed
+	// offset, where processing resumes.
+	if len(r.g.tables) == 0 {
+		return nil
+	}
+	committed, err := r.committed(ctx)
+	if err != nil {
+		return err
+	}
+	for _, topic := range r.g.tables {
+		meta := metaTableKey(topic)
+		from, err := readOffset(st.db, meta)
+		if err != nil {
+			return err
+		}
+		to := int64(0)
+		if o, ok := committed.Lookup(topic, p.id); ok && o.Err == nil && o.At >= 0 {
+			to = o.At
+		}
+		if from < 0 {
+			from = 0
+		}
+		if from >= to {
+			continue
+		}
+		tstart, _, err := r.stableBounds(ctx, topic, p.id)
+		if err != nil {
+			return err
+		}
+		from = max(from, tstart)
+		if err := r.readInto(ctx, st, topic, p.id, from, to, meta, func(b *pebble.Batch, rec *kgo.Record) error {
+			k := tableKey(topic, rec.Key)
+			if rec.Value == nil {
+				return b.Delete(k, nil)
+			}
+			return b.Set(k, rec.Value, nil)
+		}); err != nil {
+			return fmt.Errorf("restore table %s partition %d: %w", topic, p.id, err)
+		}
+	}
+	return nil
+}
+
+// committed fetches the group's committed offsets, waiting while another
+// member's transaction holds them (KIP-447 stable offsets).
+func (r *Runner) committed(ctx context.Context) (kadm.OffsetResponses, error) {
+	for {
+		resp, err := r.adm.FetchOffsets(kadm.RequireStable(ctx), r.g.name)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err == nil {
+			return resp, nil
+		}
+		if !errors.Is(err, kerr.UnstableOffsetCommit) && !errors.Is(err, kerr.CoordinatorLoadInProgress) && !errors.Is(err, kerr.NotCoordinator) {
+			return nil, fmt.Errorf("fetch committed offsets of %s: %w", r.g.name, err)
+		}
+		sleep(ctx, 50*time.Millisecond)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// stableBounds returns the log start and end of a partition once no
+// transaction is open on it (last stable offset equals the high
+// watermark), so a restore reads everything a previous owner committed.
+func (r *Runner) stableBounds(ctx context.Context, topic string, partition int32) (start, end int64, err error) {
+	deadline := time.Now().Add(2*r.o.TransactionTimeout + 10*time.Second)
+	for {
+		starts, err := r.adm.ListStartOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, fmt.Errorf("start offsets of %s: %w", topic, err)
+		}
+		ends, err := r.adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, fmt.Errorf("end offsets of %s: %w", topic, err)
+		}
+		stable, err := r.adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, fmt.Errorf("stable offsets of %s: %w", topic, err)
+		}
+		s, ok1 := starts.Lookup(topic, partition)
+		e, ok2 := ends.Lookup(topic, partition)
+		l, ok3 := stable.Lookup(topic, partition)
+		if !ok1 || !ok2 || !ok3 || s.Err != nil || e.Err != nil || l.Err != nil {
+			return 0, 0, fmt.Errorf("offsets of %s[%d]: %v", topic, partition, errors.Join(s.Err, e.Err, l.Err))
+		}
+		if l.Offset >= e.Offset || time.Now().After(deadline) {
+			if l.Offset < e.Offset {
+				r.log.Warn("an open transaction outlived the transaction timeout; restoring to the last stable offset", "topic", topic, "partition", partition, "stable", l.Offset, "end", e.Offset)
+			}
+			return s.Offset, l.Offset, nil
+		}
+		sleep(ctx, 100*time.Millisecond)
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+	}
+}
+
+// readInto applies the committed records of topic[partition] in
+// [from, to) to the store, recording progress under meta in each batch.
+func (r *Runner) readInto(ctx context.Context, st *store, topic string, partition int32, from, to int64, meta []byte, apply func(*pebble.Batch, *kgo.Record) error) error {
+	if from >= to {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), r.o.Kafka...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records mark the end of each transaction; seeing them
+		// tells us when the last committed offset is reached.
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(64<<20),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	total := to - from
+	next := from
+	for next < to {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fs.Err0(); err != nil {
+			return err
+		}
+		b := st.db.NewBatch()
+		for _, rec := range fs.Records() {
+			if rec.Offset >= to {
+				// Compaction removed the records up to the target.
+				next = to
+				break
+			}
+			if !rec.Attrs.IsControl() {
+				if err := apply(b, rec); err != nil {
+					b.Close()
+					return err
+				}
+			}
+			next = rec.Offset + 1
+		}
+		if err := b.Set(meta, encodeOffset(next), nil); err != nil {
+			b.Close()
+			return err
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			b.Close()
+			return err
+		}
+		b.Close()
+		r.o.Metrics.RestoreProgress(topic, partition, next-from, total)
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Runner runs a Group: one instance of a horizontally scaled processor.
+type Runner struct {
+	g   *Group
+	o   Options
+	log *slog.Logger
+
+	sess    *kgo.GroupTransactSession
+	admCl   *kgo.Client
+	adm     *kadm.Client
+	globals *globalTables
+
+	mu      sync.Mutex // guards parts between the loop, callbacks and restores
+	parts   map[int32]*partitionState
+	running atomic.Bool
+}
+
+// New checks the options and returns a Runner for g.
+func New(g *Group, o Options) (*Runner, error) {
+	o.defaults()
+	var errs []error
+	if g == nil {
+		errs = append(errs, errors.New("nil group"))
+	}
+	if len(o.Kafka) == 0 {
+		errs = append(errs, errors.New("Options.Kafka: no connection options"))
+	}
+	if o.StateDir == "" {
+		errs = append(errs, errors.New("Options.StateDir: not set"))
+	}
+	if o.InstanceID == "" {
+		errs = append(errs, errors.New("Options.InstanceID: not set"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("stream runner: %w", err)
+	}
+	return &Runner{g: g, o: o, log: o.Logger.With("group", g.name, "instance", o.InstanceID), parts: map[int32]*partitionState{}}, nil
+}
+
+// Ready reports whether the runner is running and every partition it owns
+// (and every global table) is restored: a readiness probe.
+func (r *Runner) Ready() bool {
+	if !r.running.Load() || (r.globals != nil && !r.globals.ready.Load()) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.parts {
+		if !p.ready.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// Partitions returns the partition numbers this runner owns and has
+// restored, in order.
+func (r *Runner) Partitions() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int32
+	for id, p := range r.parts {
+		if p.ready.Load() {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Run processes until ctx is cancelled, then finishes the transaction in
+// flight, leaves the group and closes the stores. It returns nil after a
+// cancellation, or the error that stopped it.
+func (r *Runner) Run(ctx context.Context) (err error) {
+	admCl, err := kgo.NewClient(r.o.Kafka...)
+	if err != nil {
+		return fmt.Errorf("stream runner: admin client: %w", err)
+	}
+	r.admCl, r.adm = admCl, kadm.NewClient(admCl)
+	defer admCl.Close()
+
+	if len(r.g.globals) > 0 {
+		r.globals, err = openGlobals(r, r.g.globals)
+		if err != nil {
+			return err
+		}
+		defer r.globals.close()
+		if err := r.globals.restore(ctx); err != nil {
+			return err
+		}
+		r.globals.startFollow(ctx)
+	}
+
+	sess, err := kgo.NewGroupTransactSession(append(slices.Clone(r.o.Kafka),
+		kgo.ConsumerGroup(r.g.name),
+		kgo.ConsumeTopics(r.g.consumed()...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.TransactionalID(r.g.name+"-"+r.o.InstanceID),
+		kgo.TransactionTimeout(r.o.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.Balancers(CoPartitionedBalancer()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.DisableAutoCommit(),
+		kgo.RecordPartitioner(changelogPartitioner{changelog: r.g.changelog, def: kgo.StickyKeyPartitioner(nil)}),
+		kgo.OnPartitionsAssigned(r.onAssigned),
+		kgo.OnPartitionsRevoked(r.onRevoked),
+		kgo.OnPartitionsLost(r.onRevoked),
+	)...)
+	if err != nil {
+		return fmt.Errorf("stream runner: %w", err)
+	}
+	r.sess = sess
+	r.running.Store(true)
+	defer func() {
+		r.running.Store(false)
+		sess.Close() // leaves the group; onRevoked closes the stores
+		r.closeAll()
+	}()
+
+	r.log.Info("stream runner started", "inputs", r.g.inputs, "tables", r.g.tables, "globals", r.g.globals)
+	for ctx.Err() == nil {
+		pollCtx, cancel := context.WithTimeout(ctx, r.o.PollWait)
+		fetches := sess.PollRecords(pollCtx, r.o.MaxPollRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		err := r.iterate(fetches)
+		sess.AllowRebalance()
+		if err != nil {
+			var fatal *fatalError
+			if errors.As(err, &fatal) {
+				return err
+			}
+			r.log.Warn("transaction aborted", "err", err)
+			sleep(ctx, r.o.RetryBackoff)
+		}
+	}
+	return nil
+}
+
+// fatalError stops the runner: the transactional producer is unusable.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return "stream runner: " + f.err.Error() }
+func (f *fatalError) Unwrap() error { return f.err }
+
+var errNotReady = errors.New("record of a partition that is not restored")
+
+// iterate runs one transaction: the polled records, then the due timers of
+// every ready partition.
+func (r *Runner) iterate(fetches kgo.Fetches) error {
+	now := r.o.Clock()
+	records := fetches.Records()
+	r.reportLag(fetches)
+
+	r.mu.Lock()
+	ready := make([]*partitionState, 0, len(r.parts))
+	for _, p := range r.parts {
+		if p.ready.Load() {
+			ready = append(ready, p)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(ready, func(i, j int) bool { return ready[i].id < ready[j].id })
+
+	if len(records) == 0 && !anyDue(ready, now) {
+		return nil
+	}
+	begun := time.Now()
+	if err := r.sess.Begin(); err != nil {
+		return &fatalError{fmt.Errorf("begin transaction: %w", err)}
+	}
+	t := &txn{r: r, now: now, works: map[int32]*partitionWork{}}
+	err := t.run(records, ready)
+	if err != nil {
+		t.abort(err)
+		return err
+	}
+	return t.commit(begun)
+}
+
+// anyDue reports whether a ready partition has a due timer, without
+// starting a transaction.
+func anyDue(ready []*partitionState, now time.Time) bool {
+	for _, p := range ready {
+		if p.hasDue(now) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Runner) reportLag(fetches kgo.Fetches) {
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if n := len(fp.Records); n > 0 {
+			r.o.Metrics.Lag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
+		}
+	})
+}
+
+func (r *Runner) closeAll() {
+	r.mu.Lock()
+	parts := r.parts
+	r.parts = map[int32]*partitionState{}
+	r.mu.Unlock()
+	for _, p := range parts {
+		r.release(p)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// changelogPartitioner sends changelog records to the partition the runtime
+// sets (the store's), and everything else by key like Kafka's default
+// partitioner.
+type changelogPartitioner struct {
+	changelog string
+	def       kgo.Partitioner
+}
+
+func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.changelog {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.def.ForTopic(topic)
+}

@@ -605,7 +605,8 @@ func TestCoPartitionedBalancerJoinMetadata(t *testing.T) {
 // co-located.
 type ownership struct {
 	t      *testing.T
-	topics []string
+	prefix string   // trimmed from topic names
+	topics []string // without prefix
 	mu     sync.Mutex
 	owned  map[string]map[int32][]string // member => number => topics
 }
@@ -617,6 +618,7 @@ func (o *ownership) assigned(who string, tps map[string][]int32) {
 		o.owned[who] = map[int32][]string{}
 	}
 	for topic, ps := range tps {
+		topic = strings.TrimPrefix(topic, o.prefix)
 		for _, p := range ps {
 			for other, nums := range o.owned {
 				if other != who && len(nums[p]) > 0 {
@@ -633,6 +635,7 @@ func (o *ownership) released(who string, tps map[string][]int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for topic, ps := range tps {
+		topic = strings.TrimPrefix(topic, o.prefix)
 		for _, p := range ps {
 			o.owned[who][p] = slices.DeleteFunc(o.owned[who][p], func(t string) bool { return t == topic })
 			if len(o.owned[who][p]) == 0 {
@@ -690,7 +693,7 @@ func TestCoPartitionedBalancerLiveGroup(t *testing.T) {
 	kafkatest.CreateTopics(t, brokers, 6, topics...)
 	group := prefix + "group"
 
-	own := &ownership{t: t, topics: topics, owned: map[string]map[int32][]string{}}
+	own := &ownership{t: t, prefix: prefix, topics: inputs, owned: map[string]map[int32][]string{}}
 	var polling sync.WaitGroup
 	t.Cleanup(polling.Wait)
 	join := func(who string) *kgo.Client {

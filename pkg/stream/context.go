@@ -77,25 +77,22 @@ func (c *Context) Range(start, end []byte, fn func(key, value []byte) bool) erro
 	slices.Sort(pending)
 	valid := it.First()
 	for valid || len(pending) > 0 {
-		var k []byte
-		var v []byte
-		var skip bool
-		switch cmp := compareNext(valid, it, pending); {
-		case cmp < 0: // the batch key comes first
-			k, v = it.Key(), it.Value()
-			valid = it.Next()
-		default: // the overlay's key comes first or shadows the batch's
-			w := c.overlay[pending[0]]
-			k, v, skip = []byte(pending[0]), w.value, w.del
-			pending = pending[1:]
-			if cmp == 0 {
-				valid = it.Next()
+		cmp := compareNext(valid, it, pending)
+		if cmp < 0 { // the batch's key comes first
+			if !fn(it.Key()[1:], it.Value()) {
+				return nil
 			}
-		}
-		if skip {
+			valid = it.Next()
 			continue
 		}
-		if !fn(k[1:], v) {
+		// The message's own write comes first or shadows the batch's.
+		k := pending[0]
+		wr := c.overlay[k]
+		pending = pending[1:]
+		if cmp == 0 {
+			valid = it.Next()
+		}
+		if !wr.del && !fn([]byte(k)[1:], wr.value) {
 			return nil
 		}
 	}

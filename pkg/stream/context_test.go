@@ -1,0 +1,65 @@
+package stream
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRangeMergesPendingWrites: Range sees the store, the transaction's
+// earlier writes and the message's own writes and deletes, in key order.
+func TestRangeMergesPendingWrites(t *testing.T) {
+	st, _, err := openStore(t.TempDir(), 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	p := &partitionState{st: st}
+	g := &Group{name: "g", deliver: map[string]bool{}}
+
+	// Committed: cart/1, cart/3, cart/5.
+	w := newWork(g, p)
+	c := &Context{now: time.Now(), w: w, overlay: map[string]write{}}
+	for _, k := range []string{"cart/1", "cart/3", "cart/5", "other"} {
+		c.Set([]byte(k), []byte("v"+k))
+	}
+	if err := w.apply(c.overlay, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Earlier in this transaction: cart/2 added, cart/3 deleted.
+	w = newWork(g, p)
+	c = &Context{now: time.Now(), w: w, overlay: map[string]write{}}
+	c.Set([]byte("cart/2"), []byte("vcart/2"))
+	c.Delete([]byte("cart/3"))
+	if err := w.apply(c.overlay, 0); err != nil {
+		t.Fatal(err)
+	}
+	// This message: cart/4 added, cart/5 replaced, cart/1 deleted.
+	c = &Context{now: time.Now(), w: w, overlay: map[string]write{}}
+	c.Set([]byte("cart/4"), []byte("vcart/4"))
+	c.Set([]byte("cart/5"), []byte("new"))
+	c.Delete([]byte("cart/1"))
+
+	var got []string
+	if err := c.Range([]byte("cart/"), []byte("cart0"), func(k, v []byte) bool {
+		got = append(got, fmt.Sprintf("%s=%s", k, v))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(got, " "); s != "cart/2=vcart/2 cart/4=vcart/4 cart/5=new" {
+		t.Fatalf("Range = %s", s)
+	}
+	got = nil
+	_ = c.Range(nil, nil, func(k, v []byte) bool { got = append(got, string(k)); return len(got) < 2 })
+	if strings.Join(got, " ") != "cart/2 cart/4" {
+		t.Fatalf("Range with early stop = %v", got)
+	}
+	if v, ok, _ := c.Get([]byte("cart/1")); ok {
+		t.Errorf("deleted key still readable: %q", v)
+	}
+}

@@ -10,10 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// CoPartitionedProtocol is the group protocol name of CoPartitionedBalancer.
-// Every member of a group must offer it: Kafka only picks a protocol all
-// members share.
-const CoPartitionedProtocol = "beckon-copartitioned"
+// coPartitionedProtocol is the group protocol name of CoPartitionedBalancer.
+// Kafka only picks a protocol all members offer, so renaming it stalls a
+// rolling deploy: old and new members could not form one group.
+const coPartitionedProtocol = "beckon-copartitioned"
 
 // CoPartitionedBalancer returns a cooperative, sticky group balancer that
 // assigns partition p of every subscribed topic to one member, so that the
@@ -29,10 +29,11 @@ const CoPartitionedProtocol = "beckon-copartitioned"
 //
 // A number moves in two rebalances (cooperative, KIP-429): the first takes
 // it from its owner and gives it to nobody, and only once the owner has
-// revoked it and rejoined, listing what it still owns, does the second give
-// it to its new owner. No topic-partition of a number is handed out while
-// another member may still own any topic-partition of that number, so two
-// members never process the same user at once.
+// revoked it and rejoined, listing what it still owns (kgo's cooperative
+// client rejoins by itself after revoking), does the second give it to its
+// new owner. No topic-partition of a number is handed out while another
+// member may still own any topic-partition of that number, so members that
+// revoke before rejoining never hold the same number at once.
 //
 // During a rolling upgrade members may subscribe to different topics. A
 // member is only given topics it subscribes to, and a number still has one
@@ -43,7 +44,8 @@ const CoPartitionedProtocol = "beckon-copartitioned"
 //
 // If the subscribed topics differ in partition count, balancing fails with
 // a *CoPartitionError; the group leader's PollFetches reports it wrapped in
-// a *kgo.ErrGroupSession, and the group gets no assignment.
+// a *kgo.ErrGroupSession, and the group gets no assignment (the leader
+// retries with backoff) until the counts match.
 func CoPartitionedBalancer() kgo.GroupBalancer { return coPartitionedBalancer{} }
 
 // CoPartitionError is the balancing error of a group whose subscribed
@@ -67,7 +69,7 @@ func (e *CoPartitionError) Error() string {
 // member metadata, so group tooling can still read members' subscriptions.
 type coPartitionedBalancer struct{}
 
-func (coPartitionedBalancer) ProtocolName() string { return CoPartitionedProtocol }
+func (coPartitionedBalancer) ProtocolName() string { return coPartitionedProtocol }
 
 func (coPartitionedBalancer) IsCooperative() bool { return true }
 

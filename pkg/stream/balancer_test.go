@@ -18,28 +18,28 @@ import (
 )
 
 const (
-	events   = "events"
-	receipts = "receipts"
-	profiles = "profiles"
+	eventsTopic   = "events"
+	receiptsTopic = "receipts"
+	profilesTopic = "profiles"
 )
 
-// inputs is the usual subscription: three co-partitioned input topics.
-var inputs = []string{events, profiles, receipts}
+// inputTopics is the usual subscription: three co-partitioned input topics.
+var inputTopics = []string{eventsTopic, profilesTopic, receiptsTopic}
 
-// member is one group member's side of a rebalance: what its kgo client
+// joiner is one group member's side of a rebalance: what its kgo client
 // would send in JoinGroup.
-type member struct {
+type joiner struct {
 	id, instance string
 	topics       []string
 	owned        map[string][]int32
 	generation   int32
 }
 
-// assignment maps member ID => topic => partitions.
-type assignment map[string]map[string][]int32
+// syncPlan maps member ID => topic => partitions.
+type syncPlan map[string]map[string][]int32
 
-// numbers returns n, n+1, ..., m.
-func numbers(n, m int32) []int32 {
+// partitionRange returns n, n+1, ..., m.
+func partitionRange(n, m int32) []int32 {
 	var ps []int32
 	for p := n; p <= m; p++ {
 		ps = append(ps, p)
@@ -47,8 +47,8 @@ func numbers(n, m int32) []int32 {
 	return ps
 }
 
-// on returns ps in every one of topics: a co-located assignment.
-func on(ps []int32, topics ...string) map[string][]int32 {
+// colocated returns ps in every one of topics: a co-located assignment.
+func colocated(ps []int32, topics ...string) map[string][]int32 {
 	m := make(map[string][]int32, len(topics))
 	for _, t := range topics {
 		m[t] = slices.Clone(ps)
@@ -56,8 +56,8 @@ func on(ps []int32, topics ...string) map[string][]int32 {
 	return m
 }
 
-// counts returns topics with n partitions each.
-func counts(n int32, topics ...string) map[string]int32 {
+// partitionCounts returns topics with n partitions each.
+func partitionCounts(n int32, topics ...string) map[string]int32 {
 	m := make(map[string]int32, len(topics))
 	for _, t := range topics {
 		m[t] = n
@@ -66,7 +66,7 @@ func counts(n int32, topics ...string) map[string]int32 {
 }
 
 // joinMembers encodes members as the coordinator hands them to the leader.
-func joinMembers(members []member) []kmsg.JoinGroupResponseMember {
+func joinMembers(members []joiner) []kmsg.JoinGroupResponseMember {
 	bal := CoPartitionedBalancer()
 	var joined []kmsg.JoinGroupResponseMember
 	for _, m := range members {
@@ -81,9 +81,9 @@ func joinMembers(members []member) []kmsg.JoinGroupResponseMember {
 	return joined
 }
 
-// balance runs one rebalance as the group leader's client does, and decodes
+// rebalance runs one rebalance as the group leader's client does, and decodes
 // what each member receives in SyncGroup.
-func balance(t *testing.T, topics map[string]int32, members []member) (assignment, error) {
+func rebalance(t *testing.T, topics map[string]int32, members []joiner) (syncPlan, error) {
 	t.Helper()
 	bal := CoPartitionedBalancer()
 	mb, _, err := bal.MemberBalancer(joinMembers(members))
@@ -97,7 +97,7 @@ func balance(t *testing.T, topics map[string]int32, members []member) (assignmen
 		}
 		return nil, err
 	}
-	got := assignment{}
+	got := syncPlan{}
 	for _, a := range into.IntoSyncAssignment() {
 		if _, dup := got[a.MemberID]; dup {
 			t.Fatalf("member %s has two assignments", a.MemberID)
@@ -120,7 +120,7 @@ func balance(t *testing.T, topics map[string]int32, members []member) (assignmen
 // members own what members say: topics only go to members subscribing to
 // them, no partition number has two owners, and nothing a member does not
 // already own is given while another member claims any topic at its number.
-func checkCooperative(t *testing.T, topics map[string]int32, members []member, got assignment) {
+func checkCooperative(t *testing.T, topics map[string]int32, members []joiner, got syncPlan) {
 	t.Helper()
 	owner := map[int32]string{}
 	for _, m := range members {
@@ -154,7 +154,7 @@ func checkCooperative(t *testing.T, topics map[string]int32, members []member, g
 // checkSettled fails t unless got is a final assignment: every member
 // subscribing to an existing topic has floor(P/M) or ceil(P/M) numbers, and
 // every number has an owner holding it in every topic it subscribes to.
-func checkSettled(t *testing.T, topics map[string]int32, members []member, got assignment) {
+func checkSettled(t *testing.T, topics map[string]int32, members []joiner, got syncPlan) {
 	t.Helper()
 	var partitions, eligible int32
 	for _, n := range topics {
@@ -189,104 +189,104 @@ func checkSettled(t *testing.T, topics map[string]int32, members []member, got a
 }
 
 func TestCoPartitionedBalancerAssigns(t *testing.T) {
-	legacy := []string{events, receipts} // before the upgrade adds profiles
+	legacy := []string{eventsTopic, receiptsTopic} // before the upgrade adds profiles
 	for _, tc := range []struct {
 		name    string
 		topics  map[string]int32
-		members []member
-		want    assignment
+		members []joiner
+		want    syncPlan
 	}{{
 		name:    "one member gets every partition",
-		topics:  counts(4, inputs...),
-		members: []member{{id: "a", topics: inputs}},
-		want:    assignment{"a": on(numbers(0, 3), inputs...)},
+		topics:  partitionCounts(4, inputTopics...),
+		members: []joiner{{id: "a", topics: inputTopics}},
+		want:    syncPlan{"a": colocated(partitionRange(0, 3), inputTopics...)},
 	}, {
 		name:    "three members split twelve numbers, co-located",
-		topics:  counts(12, inputs...),
-		members: []member{{id: "a", topics: inputs}, {id: "b", topics: inputs}, {id: "c", topics: inputs}},
-		want: assignment{
-			"a": on(numbers(0, 3), inputs...),
-			"b": on(numbers(4, 7), inputs...),
-			"c": on(numbers(8, 11), inputs...),
+		topics:  partitionCounts(12, inputTopics...),
+		members: []joiner{{id: "a", topics: inputTopics}, {id: "b", topics: inputTopics}, {id: "c", topics: inputTopics}},
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 3), inputTopics...),
+			"b": colocated(partitionRange(4, 7), inputTopics...),
+			"c": colocated(partitionRange(8, 11), inputTopics...),
 		},
 	}, {
 		name:   "a member left: its numbers are spread, the others keep theirs",
-		topics: counts(12, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 3), inputs...), generation: 4},
-			{id: "c", topics: inputs, owned: on(numbers(8, 11), inputs...), generation: 4},
+		topics: partitionCounts(12, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 3), inputTopics...), generation: 4},
+			{id: "c", topics: inputTopics, owned: colocated(partitionRange(8, 11), inputTopics...), generation: 4},
 		},
-		want: assignment{
-			"a": on([]int32{0, 1, 2, 3, 4, 5}, inputs...),
-			"c": on([]int32{6, 7, 8, 9, 10, 11}, inputs...),
+		want: syncPlan{
+			"a": colocated([]int32{0, 1, 2, 3, 4, 5}, inputTopics...),
+			"c": colocated([]int32{6, 7, 8, 9, 10, 11}, inputTopics...),
 		},
 	}, {
 		name:   "a member joined: the first round only revokes",
-		topics: counts(12, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 3), inputs...), generation: 4},
-			{id: "b", topics: inputs, owned: on(numbers(4, 7), inputs...), generation: 4},
-			{id: "c", topics: inputs, owned: on(numbers(8, 11), inputs...), generation: 4},
-			{id: "d", topics: inputs, generation: -1},
+		topics: partitionCounts(12, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 3), inputTopics...), generation: 4},
+			{id: "b", topics: inputTopics, owned: colocated(partitionRange(4, 7), inputTopics...), generation: 4},
+			{id: "c", topics: inputTopics, owned: colocated(partitionRange(8, 11), inputTopics...), generation: 4},
+			{id: "d", topics: inputTopics, generation: -1},
 		},
-		want: assignment{
-			"a": on(numbers(0, 2), inputs...),
-			"b": on(numbers(4, 6), inputs...),
-			"c": on(numbers(8, 10), inputs...),
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 2), inputTopics...),
+			"b": colocated(partitionRange(4, 6), inputTopics...),
+			"c": colocated(partitionRange(8, 10), inputTopics...),
 			"d": {},
 		},
 	}, {
 		name:   "a member joined: the second round completes the move",
-		topics: counts(12, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 2), inputs...), generation: 5},
-			{id: "b", topics: inputs, owned: on(numbers(4, 6), inputs...), generation: 5},
-			{id: "c", topics: inputs, owned: on(numbers(8, 10), inputs...), generation: 5},
-			{id: "d", topics: inputs, generation: 5},
+		topics: partitionCounts(12, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 2), inputTopics...), generation: 5},
+			{id: "b", topics: inputTopics, owned: colocated(partitionRange(4, 6), inputTopics...), generation: 5},
+			{id: "c", topics: inputTopics, owned: colocated(partitionRange(8, 10), inputTopics...), generation: 5},
+			{id: "d", topics: inputTopics, generation: 5},
 		},
-		want: assignment{
-			"a": on(numbers(0, 2), inputs...),
-			"b": on(numbers(4, 6), inputs...),
-			"c": on(numbers(8, 10), inputs...),
-			"d": on([]int32{3, 7, 11}, inputs...),
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 2), inputTopics...),
+			"b": colocated(partitionRange(4, 6), inputTopics...),
+			"c": colocated(partitionRange(8, 10), inputTopics...),
+			"d": colocated([]int32{3, 7, 11}, inputTopics...),
 		},
 	}, {
 		name:   "the ceil quota stays with the member owning the most",
-		topics: counts(7, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 2), inputs...), generation: 2},
-			{id: "b", topics: inputs, owned: on(numbers(3, 6), inputs...), generation: 2},
-			{id: "c", topics: inputs, generation: -1},
+		topics: partitionCounts(7, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 2), inputTopics...), generation: 2},
+			{id: "b", topics: inputTopics, owned: colocated(partitionRange(3, 6), inputTopics...), generation: 2},
+			{id: "c", topics: inputTopics, generation: -1},
 		},
-		want: assignment{
-			"a": on(numbers(0, 1), inputs...),
-			"b": on(numbers(3, 5), inputs...),
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 1), inputTopics...),
+			"b": colocated(partitionRange(3, 5), inputTopics...),
 			"c": {},
 		},
 	}, {
 		name:   "rolling upgrade: each member gets only its topics, a number is never split",
-		topics: counts(4, inputs...),
-		members: []member{
+		topics: partitionCounts(4, inputTopics...),
+		members: []joiner{
 			{id: "old", topics: legacy},
-			{id: "new", topics: inputs},
+			{id: "new", topics: inputTopics},
 		},
 		// profiles 2 and 3 would go to "old", which does not read
 		// profiles: they wait for the upgrade to finish.
-		want: assignment{
-			"new": on(numbers(0, 1), inputs...),
-			"old": on(numbers(2, 3), legacy...),
+		want: syncPlan{
+			"new": colocated(partitionRange(0, 1), inputTopics...),
+			"old": colocated(partitionRange(2, 3), legacy...),
 		},
 	}, {
 		name:   "a member subscribing to no existing topic gets nothing",
-		topics: counts(4, inputs...),
-		members: []member{
-			{id: "a", topics: inputs},
-			{id: "b", topics: inputs},
+		topics: partitionCounts(4, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics},
+			{id: "b", topics: inputTopics},
 			{id: "gone", topics: []string{"deleted"}},
 		},
-		want: assignment{
-			"a":    on(numbers(0, 1), inputs...),
-			"b":    on(numbers(2, 3), inputs...),
+		want: syncPlan{
+			"a":    colocated(partitionRange(0, 1), inputTopics...),
+			"b":    colocated(partitionRange(2, 3), inputTopics...),
 			"gone": {},
 		},
 	}, {
@@ -294,28 +294,28 @@ func TestCoPartitionedBalancerAssigns(t *testing.T) {
 		// give b profiles 2 and 3 now, while a still holds events and
 		// receipts 2 and 3.
 		name:   "a new topic follows its number's move, not ahead of it",
-		topics: counts(4, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 3), legacy...), generation: 3},
-			{id: "b", topics: inputs, generation: -1},
+		topics: partitionCounts(4, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 3), legacy...), generation: 3},
+			{id: "b", topics: inputTopics, generation: -1},
 		},
-		want: assignment{
-			"a": on(numbers(0, 1), inputs...),
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 1), inputTopics...),
 			"b": {},
 		},
 	}, {
 		// c missed a rebalance and still claims 0 and 1, which a owns
 		// now. a keeps them; c is not given 3 while b holds it.
 		name:   "a stale claim neither takes a number nor blocks its owner",
-		topics: counts(4, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 1), inputs...), generation: 5},
-			{id: "b", topics: inputs, owned: on(numbers(2, 3), inputs...), generation: 5},
-			{id: "c", topics: inputs, owned: on(numbers(0, 1), inputs...), generation: 3},
+		topics: partitionCounts(4, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 1), inputTopics...), generation: 5},
+			{id: "b", topics: inputTopics, owned: colocated(partitionRange(2, 3), inputTopics...), generation: 5},
+			{id: "c", topics: inputTopics, owned: colocated(partitionRange(0, 1), inputTopics...), generation: 3},
 		},
-		want: assignment{
-			"a": on(numbers(0, 1), inputs...),
-			"b": on(numbers(2, 2), inputs...),
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 1), inputTopics...),
+			"b": colocated(partitionRange(2, 2), inputTopics...),
 			"c": {},
 		},
 	}, {
@@ -323,45 +323,45 @@ func TestCoPartitionedBalancerAssigns(t *testing.T) {
 		// a has owned since. The plan moves them to c, but only once a
 		// has revoked them.
 		name:   "a stale claim does not let its member take the number back at once",
-		topics: counts(4, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: on(numbers(0, 3), inputs...), generation: 5},
-			{id: "c", topics: inputs, owned: on(numbers(2, 3), inputs...), generation: 3},
+		topics: partitionCounts(4, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: colocated(partitionRange(0, 3), inputTopics...), generation: 5},
+			{id: "c", topics: inputTopics, owned: colocated(partitionRange(2, 3), inputTopics...), generation: 3},
 		},
-		want: assignment{
-			"a": on(numbers(0, 1), inputs...),
+		want: syncPlan{
+			"a": colocated(partitionRange(0, 1), inputTopics...),
 			"c": {},
 		},
 	}, {
-		// Number 1 is split between a and b (say, after a broker-side
-		// failure). b keeps what it has, but gets no more of 1 until a
-		// has revoked its part.
+		// Number 1 is already split between a and b (an earlier leader
+		// with another balancer, or a zombie member). b keeps what it
+		// has, but gets no more of 1 until a has revoked its part.
 		name:   "a split number is not widened while a member still holds part of it",
-		topics: counts(2, inputs...),
-		members: []member{
-			{id: "a", topics: inputs, owned: map[string][]int32{events: {0, 1}, receipts: {0}}, generation: 5},
-			{id: "b", topics: inputs, owned: map[string][]int32{receipts: {1}}, generation: 5},
+		topics: partitionCounts(2, inputTopics...),
+		members: []joiner{
+			{id: "a", topics: inputTopics, owned: map[string][]int32{eventsTopic: {0, 1}, receiptsTopic: {0}}, generation: 5},
+			{id: "b", topics: inputTopics, owned: map[string][]int32{receiptsTopic: {1}}, generation: 5},
 		},
-		want: assignment{
-			"a": on([]int32{0}, inputs...),
-			"b": {receipts: {1}},
+		want: syncPlan{
+			"a": colocated([]int32{0}, inputTopics...),
+			"b": {receiptsTopic: {1}},
 		},
 	}, {
 		name:   "static members are ordered by instance ID",
-		topics: counts(3, inputs...),
-		members: []member{
-			{id: "m1", instance: "zeta", topics: inputs},
-			{id: "m2", instance: "alpha", topics: inputs},
-			{id: "m0", topics: inputs},
+		topics: partitionCounts(3, inputTopics...),
+		members: []joiner{
+			{id: "m1", instance: "zeta", topics: inputTopics},
+			{id: "m2", instance: "alpha", topics: inputTopics},
+			{id: "m0", topics: inputTopics},
 		},
-		want: assignment{
-			"m2": on(numbers(0, 0), inputs...),
-			"m1": on(numbers(1, 1), inputs...),
-			"m0": on(numbers(2, 2), inputs...),
+		want: syncPlan{
+			"m2": colocated(partitionRange(0, 0), inputTopics...),
+			"m1": colocated(partitionRange(1, 1), inputTopics...),
+			"m0": colocated(partitionRange(2, 2), inputTopics...),
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := balance(t, tc.topics, tc.members)
+			got, err := rebalance(t, tc.topics, tc.members)
 			if err != nil {
 				t.Fatalf("balance: %v", err)
 			}
@@ -377,70 +377,70 @@ func TestCoPartitionedBalancerAssigns(t *testing.T) {
 // when something must (revoke, then assign), moving no more numbers than
 // balance requires; every round is safe for the ownership it starts from.
 func TestCoPartitionedBalancerSettles(t *testing.T) {
-	owning := func(id string, ps []int32, topics ...string) member {
-		return member{id: id, topics: inputs, owned: on(ps, topics...), generation: 1}
+	owning := func(id string, ps []int32, topics ...string) joiner {
+		return joiner{id: id, topics: inputTopics, owned: colocated(ps, topics...), generation: 1}
 	}
-	fresh := func(ids ...string) []member {
-		var ms []member
+	fresh := func(ids ...string) []joiner {
+		var ms []joiner
 		for _, id := range ids {
-			ms = append(ms, member{id: id, topics: inputs, generation: -1})
+			ms = append(ms, joiner{id: id, topics: inputTopics, generation: -1})
 		}
 		return ms
 	}
 	for _, tc := range []struct {
 		name       string
 		partitions int32
-		members    []member
+		members    []joiner
 		wantRounds int
 		wantMoved  int // numbers taken from a member still in the group
 	}{{
 		name:       "one member joins three",
 		partitions: 12,
-		members:    append([]member{owning("a", numbers(0, 3), inputs...), owning("b", numbers(4, 7), inputs...), owning("c", numbers(8, 11), inputs...)}, fresh("d")...),
+		members:    append([]joiner{owning("a", partitionRange(0, 3), inputTopics...), owning("b", partitionRange(4, 7), inputTopics...), owning("c", partitionRange(8, 11), inputTopics...)}, fresh("d")...),
 		wantRounds: 2,
 		wantMoved:  3,
 	}, {
 		name:       "one member of three leaves",
 		partitions: 12,
-		members:    []member{owning("a", numbers(0, 3), inputs...), owning("c", numbers(8, 11), inputs...)},
+		members:    []joiner{owning("a", partitionRange(0, 3), inputTopics...), owning("c", partitionRange(8, 11), inputTopics...)},
 		wantRounds: 1,
 	}, {
 		name:       "two members join at once",
 		partitions: 12,
-		members:    append([]member{owning("a", numbers(0, 5), inputs...), owning("b", numbers(6, 11), inputs...)}, fresh("c", "d")...),
+		members:    append([]joiner{owning("a", partitionRange(0, 5), inputTopics...), owning("b", partitionRange(6, 11), inputTopics...)}, fresh("c", "d")...),
 		wantRounds: 2,
 		wantMoved:  6,
 	}, {
 		name:       "a member is replaced",
 		partitions: 12,
-		members:    append([]member{owning("a", numbers(0, 3), inputs...), owning("b", numbers(4, 7), inputs...)}, fresh("z")...),
+		members:    append([]joiner{owning("a", partitionRange(0, 3), inputTopics...), owning("b", partitionRange(4, 7), inputTopics...)}, fresh("z")...),
 		wantRounds: 1,
 	}, {
 		name:       "more members than numbers",
 		partitions: 6,
-		members:    append([]member{owning("a", numbers(0, 2), inputs...), owning("b", numbers(3, 5), inputs...)}, fresh("c", "d", "e", "f", "g", "h")...),
+		members:    append([]joiner{owning("a", partitionRange(0, 2), inputTopics...), owning("b", partitionRange(3, 5), inputTopics...)}, fresh("c", "d", "e", "f", "g", "h")...),
 		wantRounds: 2,
 		wantMoved:  4,
 	}, {
 		name:       "uneven count",
 		partitions: 7,
-		members:    append([]member{owning("a", numbers(0, 3), inputs...), owning("b", numbers(4, 6), inputs...)}, fresh("c")...),
+		members:    append([]joiner{owning("a", partitionRange(0, 3), inputTopics...), owning("b", partitionRange(4, 6), inputTopics...)}, fresh("c")...),
 		wantRounds: 2,
 		wantMoved:  2,
 	}, {
 		name:       "every member subscribes to a new topic",
 		partitions: 12,
-		members:    []member{owning("a", numbers(0, 5), events, receipts), owning("b", numbers(6, 11), events, receipts)},
+		members:    []joiner{owning("a", partitionRange(0, 5), eventsTopic, receiptsTopic), owning("b", partitionRange(6, 11), eventsTopic, receiptsTopic)},
 		wantRounds: 1,
 	}, {
 		name:       "a new topic and a new member at once",
 		partitions: 12,
-		members:    append([]member{owning("a", numbers(0, 11), events, receipts)}, fresh("b")...),
+		members:    append([]joiner{owning("a", partitionRange(0, 11), eventsTopic, receiptsTopic)}, fresh("b")...),
 		wantRounds: 2,
 		wantMoved:  6,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			topics := counts(tc.partitions, inputs...)
+			topics := partitionCounts(tc.partitions, inputTopics...)
 			start := map[int32]string{}
 			for _, m := range tc.members {
 				for _, ps := range m.owned {
@@ -452,14 +452,14 @@ func TestCoPartitionedBalancerSettles(t *testing.T) {
 			members := slices.Clone(tc.members)
 			rounds := 0
 			for {
-				got, err := balance(t, topics, members)
+				got, err := rebalance(t, topics, members)
 				if err != nil {
 					t.Fatalf("round %d: %v", rounds+1, err)
 				}
 				checkCooperative(t, topics, members, got)
 				changed := false
 				for i := range members {
-					if !reflect.DeepEqual(got[members[i].id], nonNil(members[i].owned)) {
+					if !reflect.DeepEqual(got[members[i].id], orEmpty(members[i].owned)) {
 						changed = true
 					}
 					members[i].owned = got[members[i].id]
@@ -479,7 +479,7 @@ func TestCoPartitionedBalancerSettles(t *testing.T) {
 			moved := 0
 			for _, m := range members {
 				for p, was := range start {
-					if was != m.id && slices.Contains(m.owned[events], p) && slices.ContainsFunc(members, func(o member) bool { return o.id == was }) {
+					if was != m.id && slices.Contains(m.owned[eventsTopic], p) && slices.ContainsFunc(members, func(o joiner) bool { return o.id == was }) {
 						moved++
 					}
 				}
@@ -491,7 +491,7 @@ func TestCoPartitionedBalancerSettles(t *testing.T) {
 	}
 }
 
-func nonNil(m map[string][]int32) map[string][]int32 {
+func orEmpty(m map[string][]int32) map[string][]int32 {
 	if m == nil {
 		return map[string][]int32{}
 	}
@@ -502,21 +502,21 @@ func TestCoPartitionedBalancerRefusesMismatchedPartitionCounts(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		topics  map[string]int32
-		members []member
+		members []joiner
 		want    CoPartitionError
 	}{{
 		name:    "one member, three topics",
-		topics:  map[string]int32{events: 12, profiles: 12, receipts: 6},
-		members: []member{{id: "a", topics: inputs}},
-		want:    CoPartitionError{Topic: events, Partitions: 12, Other: receipts, OtherPartitions: 6},
+		topics:  map[string]int32{eventsTopic: 12, profilesTopic: 12, receiptsTopic: 6},
+		members: []joiner{{id: "a", topics: inputTopics}},
+		want:    CoPartitionError{Topic: eventsTopic, Partitions: 12, Other: receiptsTopic, OtherPartitions: 6},
 	}, {
 		name:    "members subscribing to different topics",
-		topics:  map[string]int32{events: 12, receipts: 24},
-		members: []member{{id: "a", topics: []string{events}}, {id: "b", topics: []string{receipts}}},
-		want:    CoPartitionError{Topic: events, Partitions: 12, Other: receipts, OtherPartitions: 24},
+		topics:  map[string]int32{eventsTopic: 12, receiptsTopic: 24},
+		members: []joiner{{id: "a", topics: []string{eventsTopic}}, {id: "b", topics: []string{receiptsTopic}}},
+		want:    CoPartitionError{Topic: eventsTopic, Partitions: 12, Other: receiptsTopic, OtherPartitions: 24},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := balance(t, tc.topics, tc.members)
+			_, err := rebalance(t, tc.topics, tc.members)
 			var cpe *CoPartitionError
 			if !errors.As(err, &cpe) {
 				t.Fatalf("balance: err = %v, want a *CoPartitionError", err)
@@ -537,14 +537,14 @@ func TestCoPartitionedBalancerRefusesMismatchedPartitionCounts(t *testing.T) {
 // coordinator lists them in or on map iteration.
 func TestCoPartitionedBalancerIsDeterministic(t *testing.T) {
 	// A member owning 4 to 6 and 9 to 10 left: they go to the newcomers.
-	topics := counts(11, inputs...)
-	members := []member{
-		{id: "m-3", topics: inputs, owned: on(numbers(0, 3), inputs...), generation: 7},
-		{id: "m-1", instance: "i-2", topics: inputs, owned: on(numbers(7, 8), inputs...), generation: 7},
-		{id: "m-2", instance: "i-1", topics: inputs},
-		{id: "m-0", topics: []string{events, receipts}},
+	topics := partitionCounts(11, inputTopics...)
+	members := []joiner{
+		{id: "m-3", topics: inputTopics, owned: colocated(partitionRange(0, 3), inputTopics...), generation: 7},
+		{id: "m-1", instance: "i-2", topics: inputTopics, owned: colocated(partitionRange(7, 8), inputTopics...), generation: 7},
+		{id: "m-2", instance: "i-1", topics: inputTopics},
+		{id: "m-0", topics: []string{eventsTopic, receiptsTopic}},
 	}
-	first, err := balance(t, topics, members)
+	first, err := rebalance(t, topics, members)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,7 +553,7 @@ func TestCoPartitionedBalancerIsDeterministic(t *testing.T) {
 		if i%2 == 1 {
 			slices.Reverse(shuffled)
 		}
-		got, err := balance(t, topics, shuffled)
+		got, err := rebalance(t, topics, shuffled)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -565,13 +565,13 @@ func TestCoPartitionedBalancerIsDeterministic(t *testing.T) {
 
 func TestCoPartitionedBalancerJoinMetadata(t *testing.T) {
 	bal := CoPartitionedBalancer()
-	if !bal.IsCooperative() || bal.ProtocolName() != CoPartitionedProtocol {
-		t.Fatalf("protocol %q cooperative %v, want %q cooperative", bal.ProtocolName(), bal.IsCooperative(), CoPartitionedProtocol)
+	if !bal.IsCooperative() || bal.ProtocolName() != coPartitionedProtocol {
+		t.Fatalf("protocol %q cooperative %v, want %q cooperative", bal.ProtocolName(), bal.IsCooperative(), coPartitionedProtocol)
 	}
-	owned := map[string][]int32{receipts: {3, 1}, events: {1, 3}, profiles: {1, 3}}
-	raw := bal.JoinGroupMetadata(inputs, owned, 9)
+	owned := map[string][]int32{receiptsTopic: {3, 1}, eventsTopic: {1, 3}, profilesTopic: {1, 3}}
+	raw := bal.JoinGroupMetadata(inputTopics, owned, 9)
 	for range 10 { // map order varies between calls; the bytes must not
-		if again := bal.JoinGroupMetadata(inputs, maps.Clone(owned), 9); !slices.Equal(again, raw) {
+		if again := bal.JoinGroupMetadata(inputTopics, maps.Clone(owned), 9); !slices.Equal(again, raw) {
 			t.Fatalf("metadata differs between calls: %x vs %x", raw, again)
 		}
 	}
@@ -579,8 +579,8 @@ func TestCoPartitionedBalancerJoinMetadata(t *testing.T) {
 	if err := meta.ReadFrom(raw); err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	if meta.Version < 2 || meta.Generation != 9 || !slices.Equal(meta.Topics, inputs) {
-		t.Errorf("version %d generation %d topics %v, want >= 2, 9, %v", meta.Version, meta.Generation, meta.Topics, inputs)
+	if meta.Version < 2 || meta.Generation != 9 || !slices.Equal(meta.Topics, inputTopics) {
+		t.Errorf("version %d generation %d topics %v, want >= 2, 9, %v", meta.Version, meta.Generation, meta.Topics, inputTopics)
 	}
 	var got []string
 	for _, o := range meta.OwnedPartitions {
@@ -590,20 +590,20 @@ func TestCoPartitionedBalancerJoinMetadata(t *testing.T) {
 		t.Errorf("owned partitions %v, want %v", got, want)
 	}
 
-	_, interests, err := bal.MemberBalancer(joinMembers([]member{{id: "a", topics: []string{events}}, {id: "b", topics: []string{events, receipts}}}))
+	_, interests, err := bal.MemberBalancer(joinMembers([]joiner{{id: "a", topics: []string{eventsTopic}}, {id: "b", topics: []string{eventsTopic, receiptsTopic}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string]struct{}{events: {}, receipts: {}}; !reflect.DeepEqual(interests, want) {
+	if want := map[string]struct{}{eventsTopic: {}, receiptsTopic: {}}; !reflect.DeepEqual(interests, want) {
 		t.Errorf("group topics %v, want %v", interests, want)
 	}
 }
 
-// ownership tracks, from the members' own rebalance callbacks, which
+// liveOwnership tracks, from the members' own rebalance callbacks, which
 // member owns which topic-partitions, and fails the test the moment a
 // partition number has two owners or a member's partitions stop being
 // co-located.
-type ownership struct {
+type liveOwnership struct {
 	t      *testing.T
 	prefix string   // trimmed from topic names
 	topics []string // without prefix
@@ -611,7 +611,7 @@ type ownership struct {
 	owned  map[string]map[int32][]string // member => number => topics
 }
 
-func (o *ownership) assigned(who string, tps map[string][]int32) {
+func (o *liveOwnership) assigned(who string, tps map[string][]int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.owned[who] == nil {
@@ -631,7 +631,7 @@ func (o *ownership) assigned(who string, tps map[string][]int32) {
 	o.checkColocated(who)
 }
 
-func (o *ownership) released(who string, tps map[string][]int32) {
+func (o *liveOwnership) released(who string, tps map[string][]int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for topic, ps := range tps {
@@ -646,7 +646,7 @@ func (o *ownership) released(who string, tps map[string][]int32) {
 	o.checkColocated(who)
 }
 
-func (o *ownership) checkColocated(who string) {
+func (o *liveOwnership) checkColocated(who string) {
 	for p, topics := range o.owned[who] {
 		if len(topics) != len(o.topics) {
 			o.t.Errorf("%s owns partition %d of %v only, not of all %v", who, p, topics, o.topics)
@@ -654,8 +654,8 @@ func (o *ownership) checkColocated(who string) {
 	}
 }
 
-// counts returns how many numbers each member owns.
-func (o *ownership) counts() map[string]int {
+// numbersOwned returns how many numbers each member owns.
+func (o *liveOwnership) numbersOwned() map[string]int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	c := map[string]int{}
@@ -668,11 +668,11 @@ func (o *ownership) counts() map[string]int {
 }
 
 // waitFor waits until each member owns as many numbers as want says.
-func (o *ownership) waitFor(want map[string]int) {
+func (o *liveOwnership) waitFor(want map[string]int) {
 	o.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		got := o.counts()
+		got := o.numbersOwned()
 		if maps.Equal(got, want) {
 			return
 		}
@@ -689,11 +689,11 @@ func TestCoPartitionedBalancerLiveGroup(t *testing.T) {
 	t.Parallel()
 	brokers := kafkatest.Brokers(t)
 	prefix := kafkatest.Prefix(t)
-	topics := []string{prefix + events, prefix + receipts, prefix + profiles}
+	topics := []string{prefix + eventsTopic, prefix + receiptsTopic, prefix + profilesTopic}
 	kafkatest.CreateTopics(t, brokers, 6, topics...)
 	group := prefix + "group"
 
-	own := &ownership{t: t, prefix: prefix, topics: inputs, owned: map[string]map[int32][]string{}}
+	own := &liveOwnership{t: t, prefix: prefix, topics: inputTopics, owned: map[string]map[int32][]string{}}
 	var polling sync.WaitGroup
 	t.Cleanup(polling.Wait)
 	join := func(who string) *kgo.Client {
@@ -739,12 +739,12 @@ func TestCoPartitionedBalancerLiveGroupRefusesMismatch(t *testing.T) {
 	t.Parallel()
 	brokers := kafkatest.Brokers(t)
 	prefix := kafkatest.Prefix(t)
-	kafkatest.CreateTopics(t, brokers, 2, prefix+events)
-	kafkatest.CreateTopics(t, brokers, 3, prefix+receipts)
+	kafkatest.CreateTopics(t, brokers, 2, prefix+eventsTopic)
+	kafkatest.CreateTopics(t, brokers, 3, prefix+receiptsTopic)
 
 	cl := kafkatest.Client(t, brokers,
 		kgo.ConsumerGroup(prefix+"group"),
-		kgo.ConsumeTopics(prefix+events, prefix+receipts),
+		kgo.ConsumeTopics(prefix+eventsTopic, prefix+receiptsTopic),
 		kgo.Balancers(CoPartitionedBalancer()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
 			if len(tps) > 0 {
@@ -754,7 +754,7 @@ func TestCoPartitionedBalancerLiveGroupRefusesMismatch(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	want := CoPartitionError{Topic: prefix + events, Partitions: 2, Other: prefix + receipts, OtherPartitions: 3}
+	want := CoPartitionError{Topic: prefix + eventsTopic, Partitions: 2, Other: prefix + receiptsTopic, OtherPartitions: 3}
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {

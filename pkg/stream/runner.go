@@ -109,6 +109,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 
 	sess, err := kgo.NewGroupTransactSession(append(slices.Clone(r.o.Kafka),
 		kgo.ConsumerGroup(r.g.name),
+		// Static membership: a restarted instance takes its place back
+		// without a rebalance, so its partitions and stores stay put.
+		kgo.InstanceID(r.o.InstanceID),
 		kgo.ConsumeTopics(r.g.consumed()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.TransactionalID(r.g.name+"-"+r.o.InstanceID),

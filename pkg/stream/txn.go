@@ -243,4 +243,3 @@ func (t *txn) discard() {
 	}
 	t.works = nil
 }
-

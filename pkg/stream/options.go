@@ -37,6 +37,12 @@ type Options struct {
 	// RetryBackoff is the wait after a retryable error or a failed commit.
 	// Default 500ms.
 	RetryBackoff time.Duration
+	// StayInGroupOnShutdown keeps this instance's static group membership
+	// when Run returns, so a restart within the session timeout (a rolling
+	// update) gets the same partitions back without a rebalance and without
+	// restoring. By default a graceful shutdown leaves the group and its
+	// partitions move to the other instances at once (a scale-down).
+	StayInGroupOnShutdown bool
 	// Metrics receives the runtime's measurements. Default: none.
 	Metrics Metrics
 	// Logger receives the runtime's logs. Default: slog.Default().

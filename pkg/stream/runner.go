@@ -133,8 +133,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	r.running.Store(true)
 	defer func() {
 		r.running.Store(false)
-		sess.Close() // leaves the group; onRevoked closes the stores
+		sess.Close() // onRevoked closes the stores
 		r.closeAll()
+		r.leave()
 	}()
 
 	r.log.Info("stream runner started", "inputs", r.g.inputs, "tables", r.g.tables, "globals", r.g.globals)
@@ -222,6 +223,23 @@ func (r *Runner) reportLag(fetches kgo.Fetches) {
 			r.o.Metrics.Lag(fp.Topic, fp.Partition, fp.HighWatermark-fp.Records[n-1].Offset-1)
 		}
 	})
+}
+
+// leave removes this instance's static membership so its partitions are
+// reassigned now rather than after the session timeout.
+func (r *Runner) leave() {
+	if r.o.StayInGroupOnShutdown {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := r.adm.LeaveGroup(ctx, kadm.LeaveGroup(r.g.name).InstanceIDs(r.o.InstanceID).Reason("shutdown"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		r.log.Warn("leave group", "err", err)
+	}
 }
 
 func (r *Runner) closeAll() {

@@ -13,8 +13,9 @@ type Metrics interface {
 	Committed(d time.Duration, messages int)
 	// Aborted reports a transaction that did not commit, and why.
 	Aborted(reason string)
-	// RestoreProgress reports a partition's restore: entries applied so far
-	// and the total to apply.
+	// RestoreProgress reports a partition's restore from topic (its
+	// changelog or a table topic): offsets read so far and the total to
+	// read (transaction markers included).
 	RestoreProgress(topic string, partition int32, restored, total int64)
 	// TimersPending reports the timers scheduled in a partition.
 	TimersPending(partition int32, n int64)

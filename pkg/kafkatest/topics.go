@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // topicTimeout bounds creating topics and seeing them in metadata.
@@ -20,7 +21,10 @@ func CreateTopics(t testing.TB, brokers []string, partitions int32, topics ...st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), topicTimeout)
 	defer cancel()
-	adm := kadm.NewClient(Client(t, brokers))
+	// kadm answers metadata from the client's cache, which keeps "unknown
+	// topic" for MetadataMinAge (5s by default); a short age makes the
+	// wait below see the new topics as soon as the brokers do.
+	adm := kadm.NewClient(Client(t, brokers, kgo.MetadataMinAge(50*time.Millisecond)))
 	resp, err := adm.CreateTopics(ctx, partitions, -1, nil, topics...)
 	if err == nil {
 		err = resp.Error()

@@ -29,6 +29,9 @@ type Runner struct {
 	mu      sync.Mutex // guards parts between the loop, callbacks and restores
 	parts   map[int32]*partitionState
 	running atomic.Bool
+	// backlog is set by the loop when a transaction fired as many timers
+	// as it may for some partition: more are probably due.
+	backlog bool
 }
 
 // New checks the options and returns a Runner for g.
@@ -140,7 +143,13 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 
 	r.log.Info("stream runner started", "inputs", r.g.inputs, "tables", r.g.tables, "globals", r.g.globals)
 	for ctx.Err() == nil {
-		pollCtx, cancel := context.WithTimeout(ctx, r.o.PollWait)
+		// With timers still due (the last transaction hit its bound), poll
+		// without waiting: idle input must not slow a timer backlog down.
+		wait := r.o.PollWait
+		if r.backlog {
+			wait = time.Millisecond
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, wait)
 		fetches := sess.PollRecords(pollCtx, r.o.MaxPollRecords)
 		cancel()
 		if fetches.IsClientClosed() {
@@ -190,6 +199,7 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	r.mu.Unlock()
 	sort.Slice(ready, func(i, j int) bool { return ready[i].id < ready[j].id })
 
+	r.backlog = false
 	if len(records) == 0 && !anyDue(ready, now) {
 		return nil
 	}

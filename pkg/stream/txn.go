@@ -67,6 +67,9 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 		if err != nil {
 			return err
 		}
+		if len(due) == r.o.MaxTimersPerPartition {
+			r.backlog = true
+		}
 		for _, d := range due {
 			w.raiseTimerFloor(d.dueKey)
 			// Firing removes the timer whatever the processor does.

@@ -114,7 +114,9 @@ func TestDevStopsOnInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb bytes.Buffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"dev", "--port", "0", "--data-dir", dir, "--rate", "50"}, &out, &errb, func(string) string { return "" }) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "--port", "0", "--data-dir", dir, "--rate", "50"}, &out, &errb, func(string) string { return "" })
+	}()
 	time.Sleep(1500 * time.Millisecond)
 	cancel()
 	select {

@@ -110,7 +110,12 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		r.globals.startFollow(ctx)
 	}
 
-	sess, err := kgo.NewGroupTransactSession(append(slices.Clone(r.o.Kafka),
+	// A produce that meets CONCURRENT_TRANSACTIONS right after EndTxn is
+	// retried only after a metadata refresh, and refreshes are at least
+	// MetadataMinAge apart (5s by default): multi-second stalls. A short
+	// age comes first so callers can still override it.
+	kopts := append([]kgo.Opt{kgo.MetadataMinAge(250 * time.Millisecond)}, r.o.Kafka...)
+	sess, err := kgo.NewGroupTransactSession(append(kopts,
 		kgo.ConsumerGroup(r.g.name),
 		// Static membership: a restarted instance takes its place back
 		// without a rebalance, so its partitions and stores stay put.

@@ -19,6 +19,9 @@ type txn struct {
 	works   map[int32]*partitionWork
 	outputs []*kgo.Record
 	msgs    int
+	// consumed is set when the transaction carries input records, and so
+	// input offsets to commit.
+	consumed bool
 }
 
 func (t *txn) work(p *partitionState) *partitionWork {
@@ -33,6 +36,7 @@ func (t *txn) work(p *partitionState) *partitionWork {
 // run processes the records and then the due timers.
 func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 	r := t.r
+	t.consumed = len(records) > 0
 	byID := make(map[int32]*partitionState, len(ready))
 	for _, p := range ready {
 		byID[p.id] = p
@@ -192,7 +196,26 @@ func (t *txn) commit(begun time.Time) error {
 	if produceErr != nil {
 		try = kgo.TryAbort
 	}
-	committed, err := r.sess.End(endCtx, try)
+	var committed bool
+	var err error
+	if t.consumed {
+		committed, err = r.sess.End(endCtx, try)
+	} else {
+		// No input offsets (only timers fired): end on the client. The
+		// session's End holds its lock for 500ms after a commit without
+		// offsets, which capped timer-only transactions at two a second.
+		err = r.sess.Client().EndTransaction(endCtx, try)
+		committed = err == nil && try == kgo.TryCommit
+		if err != nil {
+			// An abortable failure: abort and retry the timers later;
+			// only a producer that cannot even abort is fatal.
+			if abortErr := r.sess.Client().EndTransaction(endCtx, kgo.TryAbort); abortErr == nil {
+				t.discard()
+				r.o.Metrics.Aborted(err.Error())
+				return fmt.Errorf("end timer transaction: %w", err)
+			}
+		}
+	}
 	if err != nil {
 		t.discard()
 		r.o.Metrics.Aborted(err.Error())

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -34,6 +35,10 @@ type Child struct {
 	lines chan []string
 	done  chan struct{}
 	err   error
+
+	stopOnce  sync.Once
+	stopUsage Usage
+	stopErr   error
 }
 
 // StartChild starts path with args; its stderr goes to ours.
@@ -113,7 +118,15 @@ type Usage struct {
 // Stop sends SIGTERM, waits (SIGKILL after grace) and returns the child's
 // resource usage. A child that had to be killed or exited non-zero is an
 // error, with the usage still filled in.
+//
+// Stop is idempotent: later calls return the first call's result, so a
+// deferred Stop is a safe backstop after an explicit one.
 func (c *Child) Stop(grace time.Duration) (Usage, error) {
+	c.stopOnce.Do(func() { c.stopUsage, c.stopErr = c.stop(grace) })
+	return c.stopUsage, c.stopErr
+}
+
+func (c *Child) stop(grace time.Duration) (Usage, error) {
 	var u Usage
 	_, u.PeakRSS = procMem(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)

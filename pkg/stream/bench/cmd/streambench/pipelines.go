@@ -169,12 +169,7 @@ func (b *benchRun) throughputRun(ctx context.Context, name string, round int, pl
 	if err != nil {
 		return tp, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_, _ = child.Stop(30 * time.Second)
-		}
-	}()
+	defer func() { _, _ = child.Stop(30 * time.Second) }() // backstop; Stop is idempotent
 	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t0, _, err := child.AwaitTime(readyCtx, "ready")
@@ -188,7 +183,6 @@ func (b *benchRun) throughputRun(ctx context.Context, name string, round int, pl
 		return tp, err
 	}
 	w.Settle(ctx, time.Second)
-	stopped = true
 	tp.use, err = child.Stop(30 * time.Second)
 	tp.took = t1.Sub(t0)
 	tp.rate = float64(plan.Events) / tp.took.Seconds()
@@ -228,12 +222,7 @@ func (b *benchRun) latencyRun(ctx context.Context, res *pipelineResult, rate flo
 	if err != nil {
 		return err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_, _ = child.Stop(30 * time.Second)
-		}
-	}()
+	defer func() { _, _ = child.Stop(30 * time.Second) }() // backstop; Stop is idempotent
 	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if _, _, err := child.AwaitTime(readyCtx, "ready"); err != nil {
@@ -250,7 +239,6 @@ func (b *benchRun) latencyRun(ctx context.Context, res *pipelineResult, rate flo
 	defer cancel2()
 	_, werr := w.WaitFor(doneCtx, n)
 	w.Settle(ctx, 500*time.Millisecond)
-	stopped = true
 	use, err := child.Stop(30 * time.Second)
 	w.Close()
 	res.paceRate, res.paced, res.latencyUse = rate, n, use

@@ -99,12 +99,7 @@ func (b *benchRun) restoreRun(ctx context.Context, res *restoreResult) error {
 	if err != nil {
 		return err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_, _ = child.Stop(30 * time.Second)
-		}
-	}()
+	defer func() { _, _ = child.Stop(30 * time.Second) }() // backstop; Stop is idempotent
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	ts, _, err := child.AwaitTime(readyCtx, "start")
@@ -127,7 +122,6 @@ func (b *benchRun) restoreRun(ctx context.Context, res *restoreResult) error {
 		return err
 	}
 	w.Settle(ctx, time.Second)
-	stopped = true
 	use, err := child.Stop(30 * time.Second)
 	w.Close()
 	res.use, res.events, res.eventsTook = use, plan.Events, t1.Sub(tr)
@@ -192,12 +186,7 @@ func (b *benchRun) timerRun(ctx context.Context, res *timerResult) error {
 	if err != nil {
 		return err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_, _ = child.Stop(30 * time.Second)
-		}
-	}()
+	defer func() { _, _ = child.Stop(30 * time.Second) }() // backstop; Stop is idempotent
 	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	ts, _, err := child.AwaitTime(readyCtx, "start")
@@ -219,7 +208,6 @@ func (b *benchRun) timerRun(ctx context.Context, res *timerResult) error {
 	defer cancel2()
 	last, werr := w.WaitFor(doneCtx, b.c.timers)
 	w.Settle(ctx, 2*time.Second)
-	stopped = true
 	use, err := child.Stop(30 * time.Second)
 	w.Close()
 	res.use = use

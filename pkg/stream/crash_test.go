@@ -39,14 +39,10 @@ func crashGroup(prefix string) *Group {
 				c.Emit(out, m.Value, append([]byte("timer "), m.Key...))
 				return nil
 			}
-			n := 0
-			if v, ok, err := c.Get(m.Key); err != nil {
+			n, err := increment(c, m.Key)
+			if err != nil {
 				return err
-			} else if ok {
-				n, _ = strconv.Atoi(string(v))
 			}
-			n++
-			c.Set(m.Key, []byte(strconv.Itoa(n)))
 			if n%crashEvery == 0 {
 				milestone := fmt.Appendf(nil, "%s=%d", m.Key, n)
 				c.Emit(out, m.Key, milestone)

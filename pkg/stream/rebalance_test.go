@@ -2,7 +2,6 @@ package stream
 
 import (
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -36,14 +35,10 @@ func TestRebalanceThreeMembers(t *testing.T) {
 			mu.Unlock()
 		}()
 		time.Sleep(time.Millisecond) // widen the window an overlap would show in
-		n := 0
-		if v, ok, err := c.Get(m.Key); err != nil {
+		n, err := increment(c, m.Key)
+		if err != nil {
 			return err
-		} else if ok {
-			n, _ = strconv.Atoi(string(v))
 		}
-		n++
-		c.Set(m.Key, []byte(strconv.Itoa(n)))
 		c.Emit(e.out, m.Key, fmt.Appendf(nil, "%s=%d", m.Key, n))
 		return nil
 	}))

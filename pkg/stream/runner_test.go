@@ -137,14 +137,10 @@ func (e *env) counter(extra ...Edge) *Group {
 				c.Set(m.Key, []byte("must not be kept"))
 				return errors.New("poison record")
 			}
-			n := 0
-			if v, ok, err := c.Get(m.Key); err != nil {
+			n, err := increment(c, m.Key)
+			if err != nil {
 				return err
-			} else if ok {
-				n, _ = strconv.Atoi(string(v))
 			}
-			n++
-			c.Set(m.Key, []byte(strconv.Itoa(n)))
 			c.Emit(e.out, m.Key, fmt.Appendf(nil, "%s=%d", m.Key, n))
 			return nil
 		}),
@@ -263,4 +259,18 @@ func TestRetryableErrorRetries(t *testing.T) {
 	if calls.Load() != 3 {
 		t.Errorf("processor called %d times, want 3", calls.Load())
 	}
+}
+
+// increment adds one to the decimal counter stored under key and returns
+// the new count: the read-modify-write the workloads of these tests share.
+func increment(c *Context, key []byte) (int, error) {
+	n := 0
+	if v, ok, err := c.Get(key); err != nil {
+		return 0, err
+	} else if ok {
+		n, _ = strconv.Atoi(string(v))
+	}
+	n++
+	c.Set(key, []byte(strconv.Itoa(n)))
+	return n, nil
 }

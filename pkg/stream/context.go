@@ -3,12 +3,9 @@ package stream
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,9 +20,11 @@ type Context struct {
 	now     time.Time
 	w       *partitionWork
 	globals *globalTables
-	overlay map[string]write
-	emits   []*kgo.Record
-	timers  int64 // change in the number of pending timers
+	// undo holds what this message's writes replaced, to roll them back if
+	// the processor fails.
+	undo   []undo
+	emits  []*kgo.Record
+	timers int64 // change in the number of pending timers
 }
 
 type write struct {
@@ -62,53 +61,10 @@ func (c *Context) Range(start, end []byte, fn func(key, value []byte) bool) erro
 	if end != nil {
 		hi = stateKey(end)
 	}
-	it, err := c.w.batch.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
+	if err := c.w.scan(lo, hi, func(k, v []byte) bool { return fn(k[1:], v) }); err != nil {
 		return fmt.Errorf("state range: %w", err)
 	}
-	defer it.Close()
-	// Merge the message's own writes, which are not in the batch yet.
-	var pending []string
-	for k := range c.overlay {
-		if k >= string(lo) && k < string(hi) {
-			pending = append(pending, k)
-		}
-	}
-	slices.Sort(pending)
-	valid := it.First()
-	for valid || len(pending) > 0 {
-		cmp := compareNext(valid, it, pending)
-		if cmp < 0 { // the batch's key comes first
-			if !fn(it.Key()[1:], it.Value()) {
-				return nil
-			}
-			valid = it.Next()
-			continue
-		}
-		// The message's own write comes first or shadows the batch's.
-		k := pending[0]
-		wr := c.overlay[k]
-		pending = pending[1:]
-		if cmp == 0 {
-			valid = it.Next()
-		}
-		if !wr.del && !fn([]byte(k)[1:], wr.value) {
-			return nil
-		}
-	}
-	return it.Error()
-}
-
-// compareNext orders the iterator's key against the first pending key:
-// negative when the iterator's is smaller (or pending is empty).
-func compareNext(valid bool, it *pebble.Iterator, pending []string) int {
-	switch {
-	case !valid:
-		return 1
-	case len(pending) == 0:
-		return -1
-	}
-	return bytes.Compare(it.Key(), []byte(pending[0]))
+	return nil
 }
 
 // Lookup reads a row of a table by key: a co-partitioned table of this
@@ -181,27 +137,20 @@ func (c *Context) TimerDue(key []byte) (due time.Time, ok bool, err error) {
 }
 
 func (c *Context) get(k []byte) ([]byte, bool, error) {
-	if w, ok := c.overlay[string(k)]; ok {
-		if w.del {
-			return nil, false, nil
-		}
-		return w.value, true, nil
-	}
-	v, closer, err := c.w.batch.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
+	v, ok, err := c.w.get(k)
 	if err != nil {
 		return nil, false, fmt.Errorf("state get: %w", err)
 	}
-	defer closer.Close()
+	if !ok {
+		return nil, false, nil
+	}
 	return bytes.Clone(v), true, nil
 }
 
 func (c *Context) put(k, v []byte) {
-	c.overlay[string(k)] = write{value: bytes.Clone(v)}
+	c.undo = append(c.undo, c.w.set(string(k), write{value: bytes.Clone(v)}))
 }
 
 func (c *Context) del(k []byte) {
-	c.overlay[string(k)] = write{del: true}
+	c.undo = append(c.undo, c.w.set(string(k), write{del: true}))
 }

@@ -20,26 +20,20 @@ func TestRangeMergesPendingWrites(t *testing.T) {
 
 	// Committed: cart/1, cart/3, cart/5.
 	w := newWork(g, p)
-	c := &Context{now: time.Now(), w: w, overlay: map[string]write{}}
+	c := &Context{now: time.Now(), w: w}
 	for _, k := range []string{"cart/1", "cart/3", "cart/5", "other"} {
 		c.Set([]byte(k), []byte("v"+k))
-	}
-	if err := w.apply(c.overlay, 0); err != nil {
-		t.Fatal(err)
 	}
 	if err := w.commit(); err != nil {
 		t.Fatal(err)
 	}
 	// Earlier in this transaction: cart/2 added, cart/3 deleted.
 	w = newWork(g, p)
-	c = &Context{now: time.Now(), w: w, overlay: map[string]write{}}
+	c = &Context{now: time.Now(), w: w}
 	c.Set([]byte("cart/2"), []byte("vcart/2"))
 	c.Delete([]byte("cart/3"))
-	if err := w.apply(c.overlay, 0); err != nil {
-		t.Fatal(err)
-	}
 	// This message: cart/4 added, cart/5 replaced, cart/1 deleted.
-	c = &Context{now: time.Now(), w: w, overlay: map[string]write{}}
+	c = &Context{now: time.Now(), w: w}
 	c.Set([]byte("cart/4"), []byte("vcart/4"))
 	c.Set([]byte("cart/5"), []byte("new"))
 	c.Delete([]byte("cart/1"))

@@ -59,6 +59,10 @@ type Message struct {
 // processed again after a backoff; any other error sends the message to the
 // dead-letter topic, discards what the processor did for it, and moves on.
 // A panic counts as a non-retryable error.
+//
+// The runtime calls the processor concurrently for different partitions
+// (never for the same partition), so anything it shares across calls
+// besides the Context must be safe for concurrent use.
 type Processor func(c *Context, m Message) error
 
 // Retryable marks err as transient (a dependency is briefly unavailable):

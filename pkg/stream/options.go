@@ -22,11 +22,16 @@ type Options struct {
 	// Clock is the wall clock timers are compared with. Default time.Now.
 	Clock func() time.Time
 	// MaxPollRecords bounds the records processed per transaction.
-	// Default 1000.
+	// Default 5000.
 	MaxPollRecords int
 	// MaxTimersPerPartition bounds the timers fired per partition per
 	// transaction, so a burst of due timers cannot starve input. Default 500.
 	MaxTimersPerPartition int
+	// StateCacheBytes bounds, per owned partition, an in-memory cache of
+	// committed state and table rows (absent keys included) in front of
+	// Pebble, so reads of recently active keys skip the store. 0 takes the
+	// default of 8 MiB; negative disables the cache.
+	StateCacheBytes int
 	// PollWait is how long a poll waits for records before the loop checks
 	// timers. It bounds timer lateness when input is idle. Default 100ms.
 	PollWait time.Duration
@@ -54,7 +59,10 @@ func (o *Options) defaults() {
 		o.Clock = time.Now
 	}
 	if o.MaxPollRecords == 0 {
-		o.MaxPollRecords = 1000
+		o.MaxPollRecords = 5000
+	}
+	if o.StateCacheBytes == 0 {
+		o.StateCacheBytes = 8 << 20
 	}
 	if o.MaxTimersPerPartition == 0 {
 		o.MaxTimersPerPartition = 500

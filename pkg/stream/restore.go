@@ -31,7 +31,7 @@ func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	cl.PauseFetchPartitions(r.topicPartitions(fresh))
 	for _, n := range fresh {
 		ctx, cancel := context.WithCancel(context.Background())
-		p := &partitionState{id: n, cancelRestore: cancel}
+		p := &partitionState{id: n, cancelRestore: cancel, cache: newReadCache(r.o.StateCacheBytes)}
 		p.restored.Add(1)
 		r.parts[n] = p
 		go r.restore(ctx, p)

@@ -124,6 +124,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.TransactionalID(r.g.name+"-"+r.o.InstanceID),
 		kgo.TransactionTimeout(r.o.TransactionTimeout),
+		kgo.MaxBufferedRecords(100_000),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.Balancers(CoPartitionedBalancer()),
@@ -214,6 +215,7 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	}
 	t := &txn{r: r, now: now, works: map[int32]*partitionWork{}}
 	err := t.run(records, ready)
+	r.backlog = t.backlog.Load()
 	if err != nil {
 		t.abort(err)
 		return err

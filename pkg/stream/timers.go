@@ -57,25 +57,22 @@ func (w *partitionWork) dueTimers(now time.Time, max int) ([]dueTimer, error) {
 	if bytes.Compare(lo, hi) >= 0 {
 		return nil, nil
 	}
-	it, err := w.batch.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	var out []dueTimer
+	err := w.scan(lo, hi, func(k, v []byte) bool {
+		if len(k) >= 9 {
+			out = append(out, dueTimer{
+				dueKey:  bytes.Clone(k),
+				key:     bytes.Clone(k[9:]),
+				due:     time.UnixMilli(int64(binary.BigEndian.Uint64(k[1:9]))).UTC(),
+				payload: bytes.Clone(v),
+			})
+		}
+		return len(out) < max
+	})
 	if err != nil {
 		return nil, fmt.Errorf("timer scan: %w", err)
 	}
-	defer it.Close()
-	var out []dueTimer
-	for valid := it.First(); valid && len(out) < max; valid = it.Next() {
-		k := it.Key()
-		if len(k) < 9 {
-			continue
-		}
-		out = append(out, dueTimer{
-			dueKey:  bytes.Clone(k),
-			key:     bytes.Clone(k[9:]),
-			due:     time.UnixMilli(int64(binary.BigEndian.Uint64(k[1:9]))).UTC(),
-			payload: bytes.Clone(it.Value()),
-		})
-	}
-	return out, it.Error()
+	return out, nil
 }
 
 // countTimers counts a restored partition's scheduled timers, once, so the

@@ -85,7 +85,7 @@ func TestDueTimersBoundedAndOrdered(t *testing.T) {
 	g := &Group{name: "g", deliver: map[string]bool{}}
 	w := newWork(g, p)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := &Context{now: now, w: w, overlay: map[string]write{}}
+	c := &Context{now: now, w: w}
 	for i := range 10 {
 		if err := c.Schedule([]byte{byte('a' + i)}, now.Add(-time.Duration(10-i)*time.Second), nil); err != nil {
 			t.Fatal(err)
@@ -94,9 +94,7 @@ func TestDueTimersBoundedAndOrdered(t *testing.T) {
 	if err := c.Schedule([]byte("future"), now.Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.apply(c.overlay, c.timers); err != nil {
-		t.Fatal(err)
-	}
+	w.timers += c.timers
 	due, err := w.dueTimers(now, 4)
 	if err != nil {
 		t.Fatal(err)

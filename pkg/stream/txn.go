@@ -7,120 +7,165 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// txn is one consume-process-produce transaction.
+// txn is one consume-process-produce transaction. Its partitions are
+// processed in parallel, each by one goroutine: a partition's messages
+// keep their order, and the processor is never called concurrently for the
+// same partition.
 type txn struct {
-	r       *Runner
-	now     time.Time
-	works   map[int32]*partitionWork
-	outputs []*kgo.Record
-	msgs    int
+	r     *Runner
+	now   time.Time
+	works map[int32]*partitionWork
 	// consumed is set when the transaction carries input records, and so
 	// input offsets to commit.
 	consumed bool
+
+	mu         sync.Mutex // guards produceErr and every work's changelogNext
+	produceErr error
+	produced   sync.WaitGroup
+	msgs       atomic.Int64
+	// backlog is set when a partition fired as many timers as it may.
+	backlog atomic.Bool
 }
 
-func (t *txn) work(p *partitionState) *partitionWork {
-	w, ok := t.works[p.id]
-	if !ok {
-		w = newWork(t.r.g, p)
-		t.works[p.id] = w
-	}
-	return w
-}
-
-// run processes the records and then the due timers.
+// run processes the records and the due timers of every ready partition,
+// producing outputs and changelog records as it goes.
 func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
-	r := t.r
 	t.consumed = len(records) > 0
-	byID := make(map[int32]*partitionState, len(ready))
-	for _, p := range ready {
-		byID[p.id] = p
-	}
+	byPartition := make(map[int32][]*kgo.Record, len(ready))
 	for _, rec := range records {
-		p := byID[rec.Partition]
-		if p == nil {
+		byPartition[rec.Partition] = append(byPartition[rec.Partition], rec)
+	}
+	t.works = make(map[int32]*partitionWork, len(ready))
+	for _, p := range ready {
+		t.works[p.id] = newWork(t.r.g, p)
+	}
+	for id, recs := range byPartition {
+		if t.works[id] == nil {
+			rec := recs[0]
 			return fmt.Errorf("%s[%d]@%d: %w", rec.Topic, rec.Partition, rec.Offset, errNotReady)
 		}
-		w := t.work(p)
+	}
+	errs := make([]error, len(ready))
+	var wg sync.WaitGroup
+	for i, p := range ready {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = t.runPartition(t.works[p.id], byPartition[p.id])
+		}()
+	}
+	wg.Wait()
+	for id, w := range t.works {
+		if len(w.writes) == 0 && len(w.tableNext) == 0 && !w.fired {
+			delete(t.works, id)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runPartition processes one partition's records, then its due timers,
+// then produces the changelog records of what the transaction wrote.
+func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
+	r := t.r
+	for _, rec := range records {
 		m := Message{Kind: KindRecord, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
-		for _, h := range rec.Headers {
-			m.Headers = append(m.Headers, Header{Key: h.Key, Value: h.Value})
+		if len(rec.Headers) > 0 {
+			m.Headers = make([]Header, len(rec.Headers))
+			for i, h := range rec.Headers {
+				m.Headers[i] = Header{Key: h.Key, Value: h.Value}
+			}
 		}
 		if r.g.isTable(rec.Topic) {
-			if err := applyTableRow(w, rec); err != nil {
-				return err
-			}
+			applyTableRow(w, rec)
 			if !r.g.deliver[rec.Topic] {
 				r.o.Metrics.Processed(rec.Topic, rec.Partition, KindTableUpdate, 1)
 				continue
 			}
 			m.Kind = KindTableUpdate
 		}
-		if err := t.process(w, m, nil); err != nil {
+		if err := t.process(w, m); err != nil {
 			return err
 		}
 	}
-	for _, p := range ready {
-		w := t.work(p)
-		due, err := w.dueTimers(t.now, r.o.MaxTimersPerPartition)
-		if err != nil {
+	due, err := w.dueTimers(t.now, r.o.MaxTimersPerPartition)
+	if err != nil {
+		return err
+	}
+	if len(due) == r.o.MaxTimersPerPartition {
+		t.backlog.Store(true)
+	}
+	for _, d := range due {
+		w.fired = true
+		w.raiseTimerFloor(d.dueKey)
+		// Firing removes the timer whatever the processor does.
+		w.set(string(d.dueKey), write{del: true})
+		w.set(string(timerKeyKey(d.key)), write{del: true})
+		w.timers--
+		m := Message{Kind: KindTimer, Partition: w.p.id, Offset: -1, Key: d.key, Value: d.payload, Due: d.due, Timestamp: d.due}
+		if err := t.process(w, m); err != nil {
 			return err
 		}
-		if len(due) == r.o.MaxTimersPerPartition {
-			r.backlog = true
+	}
+	for k, wr := range w.writes {
+		if !inChangelog([]byte(k)) {
+			continue
 		}
-		for _, d := range due {
-			w.raiseTimerFloor(d.dueKey)
-			// Firing removes the timer whatever the processor does.
-			fired := map[string]write{string(d.dueKey): {del: true}, string(timerKeyKey(d.key)): {del: true}}
-			m := Message{Kind: KindTimer, Partition: p.id, Offset: -1, Key: d.key, Value: d.payload, Due: d.due, Timestamp: d.due}
-			if err := t.process(w, m, fired); err != nil {
-				return err
-			}
+		rec := &kgo.Record{Topic: r.g.changelog, Partition: w.p.id, Key: []byte(k)}
+		if !wr.del {
+			rec.Value = wr.value
 		}
-		if len(due) == 0 && len(w.changes) == 0 && len(w.tableNext) == 0 {
-			w.discard()
-			delete(t.works, p.id)
-		}
+		t.produce(rec, w)
 	}
 	return nil
 }
 
-// process calls the processor for one message. base holds writes that stand
-// even if the processor fails (a fired timer's removal).
-func (t *txn) process(w *partitionWork, m Message, base map[string]write) error {
+// produce sends a record in the transaction; w is the partition work whose
+// changelog rec belongs to, or nil for an output.
+func (t *txn) produce(rec *kgo.Record, w *partitionWork) {
+	t.produced.Add(1)
+	t.r.sess.Produce(context.Background(), rec, func(rec *kgo.Record, err error) {
+		defer t.produced.Done()
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if err != nil {
+			t.produceErr = errors.Join(t.produceErr, fmt.Errorf("produce to %s: %w", rec.Topic, err))
+			return
+		}
+		if w != nil && rec.Offset+1 > w.changelogNext {
+			w.changelogNext = rec.Offset + 1
+		}
+	})
+}
+
+// process calls the processor for one message and produces its outputs;
+// if the processor fails, its writes are rolled back.
+func (t *txn) process(w *partitionWork, m Message) error {
 	r := t.r
-	c := &Context{now: t.now, w: w, globals: r.globals, overlay: make(map[string]write, len(base)+4)}
-	for k, v := range base {
-		c.overlay[k] = v
-	}
-	baseTimers := int64(0)
-	if base != nil {
-		baseTimers = -1
-		c.timers = -1
-	}
+	c := &Context{now: t.now, w: w, globals: r.globals}
 	err := call(r.g.process, c, m, r.log)
-	t.msgs++
+	t.msgs.Add(1)
 	r.o.Metrics.Processed(m.Topic, m.Partition, m.Kind, 1)
 	if err == nil {
-		t.outputs = append(t.outputs, c.emits...)
-		return w.apply(c.overlay, c.timers)
+		for _, rec := range c.emits {
+			t.produce(rec, nil)
+		}
+		w.timers += c.timers
+		return nil
 	}
+	w.rollback(c.undo)
 	if IsRetryable(err) {
 		return err
 	}
 	reason := err.Error()
 	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	r.o.Metrics.DeadLettered(m.Topic, reason)
-	t.outputs = append(t.outputs, deadLetter(r.g.dlq, r.g.name, m, reason, t.now))
-	if base != nil {
-		return w.apply(base, baseTimers)
-	}
+	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now), nil)
 	return nil
 }
 
@@ -138,60 +183,23 @@ func call(p Processor, c *Context, m Message, log *slog.Logger) (err error) {
 
 // applyTableRow materialises a table record into the transaction: an
 // upsert, or a delete for a tombstone.
-func applyTableRow(w *partitionWork, rec *kgo.Record) error {
-	k := tableKey(rec.Topic, rec.Key)
-	var err error
-	if rec.Value == nil {
-		err = w.batch.Delete(k, nil)
-	} else {
-		err = w.batch.Set(k, rec.Value, nil)
-	}
+func applyTableRow(w *partitionWork, rec *kgo.Record) {
+	w.set(string(tableKey(rec.Topic, rec.Key)), write{value: rec.Value, del: rec.Value == nil})
 	w.tableNext[rec.Topic] = rec.Offset + 1
-	return err
 }
 
 // commit produces the changelog and outputs, commits the Kafka transaction,
 // and applies the stores' batches only if it committed.
 func (t *txn) commit(begun time.Time) error {
 	r := t.r
-	var mu sync.Mutex
-	var produceErr error
-	var produced sync.WaitGroup
-	produce := func(rec *kgo.Record, w *partitionWork) {
-		produced.Add(1)
-		r.sess.Produce(context.Background(), rec, func(rec *kgo.Record, err error) {
-			defer produced.Done()
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				produceErr = errors.Join(produceErr, fmt.Errorf("produce to %s: %w", rec.Topic, err))
-				return
-			}
-			if w != nil && rec.Offset+1 > w.changelogNext {
-				w.changelogNext = rec.Offset + 1
-			}
-		})
-	}
-	for _, w := range t.works {
-		for k, wr := range w.changes {
-			rec := &kgo.Record{Topic: r.g.changelog, Partition: w.p.id, Key: []byte(k)}
-			if !wr.del {
-				rec.Value = wr.value
-			}
-			produce(rec, w)
-		}
-	}
-	for _, rec := range t.outputs {
-		produce(rec, nil)
-	}
-
 	endCtx, cancel := context.WithTimeout(context.Background(), r.o.TransactionTimeout+10*time.Second)
 	defer cancel()
 	if err := r.sess.Client().Flush(endCtx); err != nil {
 		t.abort(err)
 		return err
 	}
-	produced.Wait()
+	t.produced.Wait()
+	produceErr := t.produceErr
 	try := kgo.TryCommit
 	if produceErr != nil {
 		try = kgo.TryAbort
@@ -230,7 +238,7 @@ func (t *txn) commit(begun time.Time) error {
 		r.o.Metrics.Aborted(reason)
 		return fmt.Errorf("transaction not committed: %s", reason)
 	}
-	r.o.Metrics.Committed(time.Since(begun), t.msgs)
+	r.o.Metrics.Committed(time.Since(begun), int(t.msgs.Load()))
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -263,9 +271,4 @@ func (t *txn) abort(cause error) {
 	t.r.o.Metrics.Aborted(cause.Error())
 }
 
-func (t *txn) discard() {
-	for _, w := range t.works {
-		w.discard()
-	}
-	t.works = nil
-}
+func (t *txn) discard() { t.works = nil }

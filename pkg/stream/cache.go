@@ -1,0 +1,88 @@
+package stream
+
+// readCache keeps recently read and written committed rows of one
+// partition store in memory, absent keys included, so a hot key costs a map
+// lookup instead of a Pebble point read (a merging iterator over the
+// memtables and levels, 1-3µs). It is the committed state: the runner fills
+// it from store reads and from a transaction's writes once the transaction
+// has committed and reached the store, and never from uncommitted work. It
+// is bounded in bytes; when full it evicts entries at random (Go's map
+// iteration order), which needs no bookkeeping on the read path.
+//
+// A readCache belongs to the loop goroutine; it is not safe for concurrent
+// use.
+type readCache struct {
+	rows  map[string]cachedRow
+	bytes int
+	max   int
+}
+
+type cachedRow struct {
+	value  []byte
+	absent bool
+}
+
+// cacheRowOverhead approximates the map entry, string and slice headers of
+// a cached row.
+const cacheRowOverhead = 64
+
+func newReadCache(maxBytes int) *readCache {
+	if maxBytes <= 0 {
+		return nil
+	}
+	return &readCache{rows: map[string]cachedRow{}, max: maxBytes}
+}
+
+// get returns the cached row of k. The value must not be modified.
+func (c *readCache) get(k []byte) (row cachedRow, ok bool) {
+	if c == nil {
+		return cachedRow{}, false
+	}
+	row, ok = c.rows[string(k)]
+	return row, ok
+}
+
+// put caches the committed value of k, or its absence; value is owned by
+// the cache from now on.
+func (c *readCache) put(k string, value []byte, absent bool) {
+	if c == nil {
+		return
+	}
+	size := len(k) + len(value) + cacheRowOverhead
+	if size > c.max/16 {
+		// A row this large would flush much of the cache for one key.
+		c.drop(k)
+		return
+	}
+	if old, ok := c.rows[k]; ok {
+		c.bytes -= len(k) + len(old.value) + cacheRowOverhead
+	}
+	for c.bytes+size > c.max {
+		c.evict()
+	}
+	c.rows[k] = cachedRow{value: value, absent: absent}
+	c.bytes += size
+}
+
+// drop forgets k.
+func (c *readCache) drop(k string) {
+	if c == nil {
+		return
+	}
+	if old, ok := c.rows[k]; ok {
+		c.bytes -= len(k) + len(old.value) + cacheRowOverhead
+		delete(c.rows, k)
+	}
+}
+
+// evict removes about one in eight entries, at random.
+func (c *readCache) evict() {
+	n := len(c.rows)/8 + 1
+	for k := range c.rows {
+		c.drop(k)
+		n--
+		if n == 0 {
+			return
+		}
+	}
+}

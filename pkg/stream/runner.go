@@ -124,7 +124,13 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.TransactionalID(r.g.name+"-"+r.o.InstanceID),
 		kgo.TransactionTimeout(r.o.TransactionTimeout),
+		// A transaction produces its outputs and changelog records before
+		// it flushes: room for them without blocking the processors.
 		kgo.MaxBufferedRecords(100_000),
+		// A partition resumed after its restore joins the fetch only when
+		// the fetch in flight returns: bound the broker's wait (the Java
+		// client's default) so a late restore starts promptly.
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.Balancers(CoPartitionedBalancer()),

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -36,7 +37,7 @@ type store struct {
 // openStore opens the partition's store, or wipes and recreates it when it
 // cannot be opened: the changelog is the source of truth, so a corrupt local
 // store only costs a restore.
-func openStore(dir string, partition int32, fresh bool) (*store, bool, error) {
+func openStore(dir string, partition int32, fresh bool, log *slog.Logger) (*store, bool, error) {
 	wiped := false
 	if fresh {
 		if err := os.RemoveAll(dir); err != nil {
@@ -44,14 +45,14 @@ func openStore(dir string, partition int32, fresh bool) (*store, bool, error) {
 		}
 		wiped = true
 	}
-	db, err := pebble.Open(dir, storeOptions())
+	db, err := pebble.Open(dir, storeOptions(log))
 	if err != nil && !wiped {
 		// Corrupt or unreadable: rebuild from the changelog.
 		if rmErr := os.RemoveAll(dir); rmErr != nil {
 			return nil, false, fmt.Errorf("open store %s: %w (and wiping it failed: %v)", dir, err, rmErr)
 		}
 		wiped = true
-		db, err = pebble.Open(dir, storeOptions())
+		db, err = pebble.Open(dir, storeOptions(log))
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("open store %s: %w", dir, err)
@@ -59,8 +60,11 @@ func openStore(dir string, partition int32, fresh bool) (*store, bool, error) {
 	return &store{partition: partition, dir: dir, db: db}, wiped, nil
 }
 
-func storeOptions() *pebble.Options {
-	o := &pebble.Options{}
+func storeOptions(log *slog.Logger) *pebble.Options {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &pebble.Options{Logger: pebbleLogger{log}}
 	// The due-time index is a queue: fired timers leave point tombstones at
 	// its head. Pebble's tombstone-density compaction (on by default at
 	// 10%) rewrites such blocks; the runner also seeks past the head, see
@@ -134,4 +138,24 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil // p is all 0xff: no upper bound
+}
+
+// pebbleLogger sends Pebble's logs to the runner's logger: its routine
+// messages (WAL recovery, compactions) at debug level.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+// Fatalf is called on corruption Pebble cannot continue from; it must
+// not return.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error("pebble fatal: " + msg)
+	panic("pebble: " + msg)
 }

@@ -1,0 +1,83 @@
+package stream
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestReadCacheBounded: the cache keeps what it is given, absent keys
+// included, and never holds more than its byte bound.
+func TestReadCacheBounded(t *testing.T) {
+	c := newReadCache(64 << 10)
+	c.put("sa", []byte("1"), false)
+	c.put("sb", nil, true)
+	if row, ok := c.get([]byte("sa")); !ok || row.absent || string(row.value) != "1" {
+		t.Fatalf("sa = %+v, %v", row, ok)
+	}
+	if row, ok := c.get([]byte("sb")); !ok || !row.absent {
+		t.Fatalf("sb = %+v, %v; want cached as absent", row, ok)
+	}
+	c.put("sa", []byte("22"), false)
+	if row, _ := c.get([]byte("sa")); string(row.value) != "22" {
+		t.Fatalf("sa after overwrite = %q", row.value)
+	}
+	for i := range 10_000 {
+		c.put(fmt.Sprintf("s%05d", i), make([]byte, 100), false)
+		if c.bytes > c.max {
+			t.Fatalf("after %d puts: %d bytes cached, bound %d", i+1, c.bytes, c.max)
+		}
+	}
+	sum := 0
+	for k, row := range c.rows {
+		sum += len(k) + len(row.value) + cacheRowOverhead
+	}
+	if sum != c.bytes {
+		t.Fatalf("accounted %d bytes, rows hold %d", c.bytes, sum)
+	}
+	if len(c.rows) < 200 {
+		t.Errorf("only %d rows kept of a 64 KiB cache of ~170-byte rows", len(c.rows))
+	}
+	// A row larger than a sixteenth of the cache is not cached, and
+	// replaces nothing stale.
+	c.put("sbig", make([]byte, 8<<10), false)
+	if _, ok := c.get([]byte("sbig")); ok {
+		t.Error("oversized row cached")
+	}
+	var off *readCache // StateCacheBytes < 0
+	off.put("sa", []byte("1"), false)
+	if _, ok := off.get([]byte("sa")); ok {
+		t.Error("disabled cache returned a row")
+	}
+}
+
+// TestRollbackRestoresWrites: a failed message's writes are undone, and
+// what the transaction wrote before it stays.
+func TestRollbackRestoresWrites(t *testing.T) {
+	st, _, err := openStore(t.TempDir(), 0, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	p := &partitionState{st: st, cache: newReadCache(1 << 20)}
+	w := newWork(&Group{name: "g", deliver: map[string]bool{}}, p)
+	ok := &Context{w: w}
+	ok.Set([]byte("a"), []byte("1"))
+	failed := &Context{w: w}
+	failed.Set([]byte("a"), []byte("2"))
+	failed.Set([]byte("b"), []byte("x"))
+	failed.Delete([]byte("a"))
+	w.rollback(failed.undo)
+	if v, found, _ := ok.Get([]byte("a")); !found || string(v) != "1" {
+		t.Errorf("a = %q, %v after rollback; want 1", v, found)
+	}
+	if _, found, _ := ok.Get([]byte("b")); found {
+		t.Error("b survived the rollback")
+	}
+	var keys []string
+	if err := ok.Range(nil, nil, func(k, _ []byte) bool { keys = append(keys, string(k)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != "[a]" {
+		t.Errorf("Range after rollback = %v, want [a]", keys)
+	}
+}

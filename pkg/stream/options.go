@@ -27,6 +27,10 @@ type Options struct {
 	// MaxTimersPerPartition bounds the timers fired per partition per
 	// transaction, so a burst of due timers cannot starve input. Default 500.
 	MaxTimersPerPartition int
+	// RepollWait is how long the loop polls a second time for records that
+	// arrived while the last transaction ran, before it processes what the
+	// first poll returned. Default 3ms.
+	RepollWait time.Duration
 	// StateCacheBytes bounds, per owned partition, an in-memory cache of
 	// committed state and table rows (absent keys included) in front of
 	// Pebble, so reads of recently active keys skip the store. 0 takes the
@@ -60,6 +64,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxPollRecords == 0 {
 		o.MaxPollRecords = 5000
+	}
+	if o.RepollWait == 0 {
+		o.RepollWait = 3 * time.Millisecond
 	}
 	if o.StateCacheBytes == 0 {
 		o.StateCacheBytes = 8 << 20

@@ -161,9 +161,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if r.backlog {
 			wait = time.Millisecond
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, wait)
-		fetches := sess.PollRecords(pollCtx, r.o.MaxPollRecords)
-		cancel()
+		fetches := r.poll(ctx, wait)
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -184,6 +182,29 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		}
 	}
 	return nil
+}
+
+// poll returns the records to process next. franz-go buffers one fetch
+// per broker and sends the next fetch only once that one is polled, so the
+// first poll returns what arrived up to the fetch made during the last
+// transaction; records that arrived since are one fetch away. Polling again
+// briefly takes them too, which saves a record arriving just after a fetch
+// a whole loop of waiting.
+func (r *Runner) poll(ctx context.Context, wait time.Duration) kgo.Fetches {
+	pollCtx, cancel := context.WithTimeout(ctx, wait)
+	fetches := r.sess.PollRecords(pollCtx, r.o.MaxPollRecords)
+	cancel()
+	n := fetches.NumRecords()
+	if n == 0 || n >= r.o.MaxPollRecords || fetches.IsClientClosed() {
+		return fetches
+	}
+	pollCtx, cancel = context.WithTimeout(ctx, r.o.RepollWait)
+	defer cancel()
+	more := r.sess.PollRecords(pollCtx, r.o.MaxPollRecords-n)
+	if more.IsClientClosed() {
+		return more
+	}
+	return append(fetches, more...)
 }
 
 // fatalError stops the runner: the transactional producer is unusable.

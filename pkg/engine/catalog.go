@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// Catalog is every journey version the journeys topic holds, compiled
+// once, with each journey's lifecycle state. It follows the topic for as
+// long as the engine runs; processing reads it concurrently.
+//
+// A journey's state is the state written on its highest non-draft version:
+// publishing writes a new version as live, pausing, resuming and archiving
+// rewrite that version's record with the new state. A live version that
+// does not compile against the configured channels makes the journey
+// has-errors: no entries and no sends until a valid version is published.
+type Catalog struct {
+	channels []string
+	log      *slog.Logger
+
+	mu       sync.RWMutex
+	versions map[string]map[int32]*version
+	live     []*journey.Journey // sorted by ID
+	ready    atomic.Bool
+}
+
+// version is one record of the journeys topic.
+type version struct {
+	rec      records.JourneyDefinition
+	compiled *journey.Journey
+	err      error
+}
+
+// NewCatalog returns an empty catalog that validates definitions against
+// channels.
+func NewCatalog(channels []string, log *slog.Logger) *Catalog {
+	return &Catalog{channels: channels, log: log, versions: map[string]map[int32]*version{}}
+}
+
+// Live returns the current version of every live journey, by ID.
+func (c *Catalog) Live() []*journey.Journey {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.live
+}
+
+// Version returns a compiled version, nil if unknown or invalid.
+func (c *Catalog) Version(id string, v int32) *journey.Journey {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if x := c.versions[id][v]; x != nil {
+		return x.compiled
+	}
+	return nil
+}
+
+// State returns the journey's lifecycle state.
+func (c *Catalog) State(id string) records.JourneyState {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cur := c.current(id)
+	switch {
+	case cur == nil:
+		return records.JourneyArchived // deleted or never published
+	case cur.rec.State == records.JourneyLive && cur.err != nil:
+		return records.JourneyHasErrors
+	}
+	return cur.rec.State
+}
+
+// Errors returns why the journey's current version is invalid, or nil.
+func (c *Catalog) Errors(id string) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if cur := c.current(id); cur != nil {
+		return cur.err
+	}
+	return nil
+}
+
+// current is the journey's highest non-draft version.
+func (c *Catalog) current(id string) *version {
+	var best *version
+	for _, v := range c.versions[id] {
+		if v.rec.State != records.JourneyDraft && (best == nil || v.rec.Version > best.rec.Version) {
+			best = v
+		}
+	}
+	return best
+}
+
+// Put adds or replaces a version record (nil deletes the key).
+func (c *Catalog) Put(key string, rec *records.JourneyDefinition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rec == nil {
+		for id, vs := range c.versions {
+			for n, v := range vs {
+				if v.rec.Key() == key {
+					delete(vs, n)
+				}
+			}
+			if len(vs) == 0 {
+				delete(c.versions, id)
+			}
+		}
+		c.rebuild()
+		return
+	}
+	v := &version{rec: *rec}
+	def, err := journey.Parse([]byte(rec.Definition))
+	if err == nil && def.ID != rec.JourneyID {
+		err = fmt.Errorf("definition id %q does not match the record's journey %q", def.ID, rec.JourneyID)
+	}
+	if err == nil {
+		v.compiled, err = journey.Compile(def, rec.Version, c.channels)
+	}
+	v.err = err
+	if err != nil && rec.State != records.JourneyDraft {
+		c.log.Error("journey version invalid", "journey", rec.JourneyID, "version", rec.Version, "err", err)
+	}
+	if c.versions[rec.JourneyID] == nil {
+		c.versions[rec.JourneyID] = map[int32]*version{}
+	}
+	c.versions[rec.JourneyID][rec.Version] = v
+	c.rebuild()
+}
+
+// rebuild recomputes the live list; c.mu is held.
+func (c *Catalog) rebuild() {
+	var live []*journey.Journey
+	for id := range c.versions {
+		if cur := c.current(id); cur != nil && cur.rec.State == records.JourneyLive && cur.compiled != nil {
+			live = append(live, cur.compiled)
+		}
+	}
+	slices.SortFunc(live, func(a, b *journey.Journey) int { return cmp.Compare(a.Def.ID, b.Def.ID) })
+	c.live = live
+}
+
+// Ready reports whether the catalog has read the topic up to where it
+// stood when following began.
+func (c *Catalog) Ready() bool { return c.ready.Load() }
+
+// Follow reads the journeys topic from the start into the catalog until
+// ctx ends; ready is closed once it has caught up with the end offsets it
+// saw at the start.
+func (c *Catalog) Follow(ctx context.Context, opts []kgo.Opt, topic string, cd *codec.Codec, ready chan<- struct{}) error {
+	adm, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	adm.Close()
+	if err != nil {
+		return fmt.Errorf("journeys catalog: end offsets of %s: %w", topic, err)
+	}
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("journeys catalog: end offsets of %s: %w", topic, err)
+	}
+	remaining := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(append(slices.Clone(opts),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	markReady := func() {
+		if len(remaining) == 0 && !c.ready.Load() {
+			c.ready.Store(true)
+			close(ready)
+		}
+	}
+	markReady()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.log.Warn("journeys catalog fetch", "partition", p, "err", err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Value == nil {
+				c.Put(string(r.Key), nil)
+			} else {
+				var rec records.JourneyDefinition
+				if err := cd.Decode(ctx, r.Value, &rec); err != nil {
+					c.log.Error("journeys catalog: undecodable record", "key", string(r.Key), "offset", r.Offset, "err", err)
+				} else {
+					c.Put(string(r.Key), &rec)
+				}
+			}
+			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
+				delete(remaining, r.Partition)
+			}
+		})
+		markReady()
+	}
+}

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// Control changes journeys on a running deployment by writing the journeys
+// topic, which every engine follows: publish a new version, pause, resume,
+// archive. It validates before writing, so an engine never sees a
+// definition that the control plane knew to be invalid.
+type Control struct {
+	Kafka    []kgo.Opt
+	Topic    string // the journeys topic
+	Codec    *codec.Codec
+	Channels []string
+	// By is recorded as the publisher.
+	By string
+}
+
+// load reads the journeys topic to its end.
+func (c *Control) load(ctx context.Context) (*Catalog, error) {
+	cat := NewCatalog(c.Channels, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- cat.Follow(ctx, c.Kafka, c.Topic, c.Codec, ready) }()
+	select {
+	case <-ready:
+		return cat, nil
+	case err := <-done:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Publish validates a definition and writes it as the journey's next
+// version, live. It returns the version.
+func (c *Control) Publish(ctx context.Context, text []byte, format string) (int32, error) {
+	def, err := journey.Parse(text)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := journey.Compile(def, 0, c.Channels); err != nil {
+		return 0, err
+	}
+	cat, err := c.load(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read journeys: %w", err)
+	}
+	next := int32(1)
+	cat.mu.RLock()
+	for v := range cat.versions[def.ID] {
+		next = max(next, v+1)
+	}
+	cat.mu.RUnlock()
+	rec := records.JourneyDefinition{
+		JourneyID: def.ID, Version: next, State: records.JourneyLive, Format: format,
+		Definition: string(text), PublishedAt: time.Now().UTC(), PublishedBy: c.By,
+	}
+	return next, c.write(ctx, &rec)
+}
+
+// SetState moves a journey to state (paused, live to resume, archived) by
+// rewriting its current version's record.
+func (c *Control) SetState(ctx context.Context, id string, state records.JourneyState) error {
+	if !slices.Contains([]records.JourneyState{records.JourneyLive, records.JourneyPaused, records.JourneyArchived}, state) {
+		return fmt.Errorf("journey state %q: want live, paused or archived", state)
+	}
+	cat, err := c.load(ctx)
+	if err != nil {
+		return fmt.Errorf("read journeys: %w", err)
+	}
+	cat.mu.RLock()
+	cur := cat.current(id)
+	cat.mu.RUnlock()
+	if cur == nil {
+		return fmt.Errorf("journey %q: no published version", id)
+	}
+	if cur.rec.State == records.JourneyArchived && state != records.JourneyArchived {
+		return fmt.Errorf("journey %q is archived; publish a new version instead", id)
+	}
+	if state == records.JourneyLive && cur.err != nil {
+		return fmt.Errorf("journey %q version %d does not validate (has-errors): %w", id, cur.rec.Version, cur.err)
+	}
+	rec := cur.rec
+	rec.State = state
+	return c.write(ctx, &rec)
+}
+
+func (c *Control) write(ctx context.Context, rec *records.JourneyDefinition) error {
+	b, err := c.Codec.Encode(ctx, c.Topic, rec)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(c.Kafka...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return cl.ProduceSync(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(rec.Key()), Value: b}).FirstErr()
+}

@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/topics"
+)
+
+// Config configures an engine instance.
+type Config struct {
+	// Kafka are the connection options (kafkaconn.Config.ClientOpts).
+	Kafka []kgo.Opt
+	// Topics is the deployment's topic layout (topics.Declare), which
+	// names the facts tables, lookups and custom channels.
+	Topics topics.Layout
+	// Codec encodes and decodes records.
+	Codec *codec.Codec
+	// StateDir holds the partition stores.
+	StateDir string
+	// InstanceID names this instance stably (the pod name).
+	InstanceID string
+	// Group is the consumer group; default "beckon-engine".
+	Group string
+	// Stream tunes the runtime; Kafka, StateDir, InstanceID and Logger
+	// are set from this Config.
+	Stream stream.Options
+	Logger *slog.Logger
+}
+
+// Engine runs the journeys of the users in the partitions it owns.
+type Engine struct {
+	cfg     Config
+	log     *slog.Logger
+	codec   *codec.Codec
+	catalog *Catalog
+	topics  engineTopics
+	group   *stream.Group
+	zones   sync.Map // time zone name -> *time.Location
+
+	mu     sync.Mutex
+	runner *stream.Runner
+}
+
+// engineTopics are the full topic names the engine uses.
+type engineTopics struct {
+	events, receipts, profiles, journeys, changelog, activity, handoff, dlq string
+	facts                                                                    map[string]string // fact name -> topic
+	send                                                                     map[string]string // channel -> topic
+}
+
+// New checks the configuration and declares the engine's stream group.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Group == "" {
+		cfg.Group = "beckon-engine"
+	}
+	if cfg.Codec == nil {
+		return nil, errors.New("engine: Config.Codec is not set")
+	}
+	t, channels, err := resolveTopics(cfg.Topics)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger)}
+	edges := []stream.Edge{
+		stream.Input(t.events),
+		stream.Input(t.receipts),
+		stream.Table(t.profiles, false),
+		stream.Changelog(t.changelog),
+		stream.DeadLetter(t.dlq),
+		stream.Process(e.process),
+	}
+	for _, name := range sortedNames(t.facts) {
+		edges = append(edges, stream.Table(t.facts[name], false))
+	}
+	for _, s := range cfg.Topics.Specs {
+		if len(s.Base) > len("lookups.") && s.Base[:len("lookups.")] == "lookups." {
+			edges = append(edges, stream.GlobalTable(s.Name))
+		}
+	}
+	if e.group, err = stream.Define(cfg.Group, edges...); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return e, nil
+}
+
+func resolveTopics(l topics.Layout) (engineTopics, []string, error) {
+	t := engineTopics{facts: map[string]string{}, send: map[string]string{}}
+	var channels []string
+	var missing []string
+	need := func(base string) string {
+		s, ok := l.Spec(base)
+		if !ok {
+			missing = append(missing, base)
+		}
+		return s.Name
+	}
+	t.events, t.receipts, t.profiles = need("events"), need("receipts"), need("profiles")
+	t.journeys, t.activity, t.handoff, t.dlq = need("journeys"), need("activity"), need("handoff"), need("dlq")
+	t.changelog = need("changelog." + topics.DefaultStore)
+	for _, s := range l.Specs {
+		switch {
+		case len(s.Base) > 6 && s.Base[:6] == "facts.":
+			t.facts[s.Base[6:]] = s.Name
+		case len(s.Base) > 5 && s.Base[:5] == "send.":
+			t.send[s.Base[5:]] = s.Name
+			channels = append(channels, s.Base[5:])
+		}
+	}
+	if len(missing) > 0 {
+		return t, nil, fmt.Errorf("engine: topic layout lacks %v", missing)
+	}
+	return t, channels, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Catalog is the engine's view of the journeys topic.
+func (e *Engine) Catalog() *Catalog { return e.catalog }
+
+// Channels are the channels send steps may use.
+func (e *Engine) Channels() []string { return e.catalog.channels }
+
+// Ready reports whether the journeys are loaded and every owned partition
+// is restored.
+func (e *Engine) Ready() bool {
+	e.mu.Lock()
+	r := e.runner
+	e.mu.Unlock()
+	return e.catalog.Ready() && r != nil && r.Ready()
+}
+
+// Run loads the journeys, then processes until ctx ends; it returns nil
+// after a cancellation.
+func (e *Engine) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	follow := make(chan error, 1)
+	go func() { follow <- e.catalog.Follow(ctx, e.cfg.Kafka, e.topics.journeys, e.codec, ready) }()
+	select {
+	case <-ready:
+	case err := <-follow:
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("engine: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+	e.log.Info("journeys loaded", "live", len(e.catalog.Live()))
+
+	o := e.cfg.Stream
+	o.Kafka, o.StateDir, o.InstanceID, o.Logger = e.cfg.Kafka, e.cfg.StateDir, e.cfg.InstanceID, e.log
+	r, err := stream.New(e.group, o)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.mu.Lock()
+	e.runner = r
+	e.mu.Unlock()
+	err = r.Run(ctx)
+	cancel()
+	if ferr := <-follow; ferr != nil && err == nil {
+		err = ferr
+	}
+	return err
+}
+
+var _ journey.Catalog = (*Catalog)(nil)

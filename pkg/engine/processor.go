@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
+)
+
+// The engine's keys in the partition store: a user's journey state under
+// the user ID, and one timer per waiting instance under user\x00instance.
+
+func timerKey(user, instance string) []byte {
+	return append(append([]byte(user), 0), instance...)
+}
+
+func splitTimerKey(k []byte) (user, instance string, ok bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 {
+		return "", "", false
+	}
+	return string(k[:i]), string(k[i+1:]), true
+}
+
+// process is the engine's stream processor: decode the input, load the
+// user's journey state, apply the journey semantics, store the new state,
+// re-arm the instances' timers, and emit the effects.
+func (e *Engine) process(c *stream.Context, m stream.Message) error {
+	ctx := context.Background()
+	var in journey.Input
+	var user string
+	switch {
+	case m.Kind == stream.KindTimer:
+		u, inst, ok := splitTimerKey(m.Key)
+		if !ok {
+			return fmt.Errorf("timer key %q: not user\\x00instance", m.Key)
+		}
+		user, in.Wake = u, inst
+	case m.Topic == e.topics.events:
+		var ev records.Event
+		if err := e.codec.Decode(ctx, m.Value, &ev); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		if ev.UserID == "" {
+			ev.UserID = string(m.Key)
+		}
+		if ev.UserID == "" {
+			return fmt.Errorf("event %q (%s) has no user ID and no record key", ev.Name, ev.MessageID)
+		}
+		user, in.Event = ev.UserID, &ev
+		in.TraceID, in.SpanID = traceContext(m.Headers)
+	case m.Topic == e.topics.receipts:
+		var rc records.Receipt
+		if err := e.codec.Decode(ctx, m.Value, &rc); err != nil {
+			return fmt.Errorf("decode receipt: %w", err)
+		}
+		if rc.UserID == "" {
+			rc.UserID = string(m.Key)
+		}
+		user, in.Receipt = rc.UserID, &rc
+		in.TraceID, in.SpanID = traceContext(m.Headers)
+	default:
+		return fmt.Errorf("message from unexpected topic %q", m.Topic)
+	}
+
+	u, before, err := e.loadUser(c, user)
+	if err != nil {
+		return err
+	}
+	env, err := e.env(c, user)
+	if err != nil {
+		return err
+	}
+	fx := journey.Apply(u, in, env, c.Now())
+	if err := e.storeUser(c, u, before); err != nil {
+		return err
+	}
+	return e.emit(c, fx)
+}
+
+// loadUser reads the user's journey state and the wake-up time of each
+// instance as stored.
+func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, map[string]time.Time, error) {
+	u := &journey.User{ID: user}
+	before := map[string]time.Time{}
+	v, ok, err := c.Get([]byte(user))
+	if err != nil {
+		return nil, nil, stream.Retryable(err)
+	}
+	if ok {
+		if err := json.Unmarshal(v, u); err != nil {
+			return nil, nil, fmt.Errorf("stored journey state of user %q: %w", user, err)
+		}
+	}
+	for _, inst := range u.Instances {
+		before[inst.ID] = inst.WakeAt
+	}
+	return u, before, nil
+}
+
+// storeUser writes the state back and moves timers to match the
+// instances' wake-up times.
+func (e *Engine) storeUser(c *stream.Context, u *journey.User, before map[string]time.Time) error {
+	after := map[string]bool{}
+	for _, inst := range u.Instances {
+		after[inst.ID] = true
+		if inst.WakeAt.IsZero() {
+			if !before[inst.ID].IsZero() {
+				if err := c.Cancel(timerKey(u.ID, inst.ID)); err != nil {
+					return stream.Retryable(err)
+				}
+			}
+			continue
+		}
+		if old, had := before[inst.ID]; !had || !old.Equal(inst.WakeAt) {
+			if err := c.Schedule(timerKey(u.ID, inst.ID), inst.WakeAt, nil); err != nil {
+				return stream.Retryable(err)
+			}
+		}
+	}
+	for id, wake := range before {
+		if !after[id] && !wake.IsZero() {
+			if err := c.Cancel(timerKey(u.ID, id)); err != nil {
+				return stream.Retryable(err)
+			}
+		}
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encode journey state of user %q: %w", u.ID, err)
+	}
+	c.Set([]byte(u.ID), b)
+	return nil
+}
+
+// env gathers what the journey semantics read about the user.
+func (e *Engine) env(c *stream.Context, user string) (*journey.Env, error) {
+	ctx := context.Background()
+	env := &journey.Env{Catalog: e.catalog}
+	v, ok, err := c.Lookup(e.topics.profiles, []byte(user))
+	if err != nil {
+		return nil, stream.Retryable(err)
+	}
+	if ok {
+		var p records.Profile
+		if err := e.codec.Decode(ctx, v, &p); err != nil {
+			// A bad profile record must not block the user's journeys:
+			// they run as without a profile (sends are skipped and say
+			// so).
+			e.log.Warn("undecodable profile", "user", user, "err", err)
+		} else {
+			env.Profile = &p
+			env.Location = e.location(p.TimeZone)
+		}
+	}
+	for name, topic := range e.topics.facts {
+		v, ok, err := c.Lookup(topic, []byte(user))
+		if err != nil {
+			return nil, stream.Retryable(err)
+		}
+		if !ok {
+			continue
+		}
+		var f records.Fact
+		if err := e.codec.Decode(ctx, v, &f); err != nil {
+			e.log.Warn("undecodable fact", "user", user, "fact", name, "err", err)
+			continue
+		}
+		var x any
+		if err := json.Unmarshal(f.Value, &x); err == nil {
+			if env.Facts == nil {
+				env.Facts = map[string]any{}
+			}
+			env.Facts[name] = x
+		}
+	}
+	return env, nil
+}
+
+// location resolves a profile's time zone once per name; nil for an
+// unknown or empty name (the journey's zone applies).
+func (e *Engine) location(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	if loc, ok := e.zones.Load(name); ok {
+		return loc.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	e.zones.Store(name, loc)
+	return loc
+}
+
+// emit produces the effects in the transaction.
+func (e *Engine) emit(c *stream.Context, fx journey.Effects) error {
+	ctx := context.Background()
+	for i := range fx.Sends {
+		s := &fx.Sends[i]
+		topic, ok := e.topics.send[s.Channel]
+		if !ok {
+			return fmt.Errorf("send command %s: no topic for channel %q", s.CommandID, s.Channel)
+		}
+		var headers []stream.Header
+		if s.TraceParent != "" {
+			headers = append(headers, stream.Header{Key: "traceparent", Value: []byte(s.TraceParent)})
+		}
+		b, err := e.codec.Encode(ctx, topic, s)
+		if err != nil {
+			return fmt.Errorf("encode send command %s: %w", s.CommandID, err)
+		}
+		c.Emit(topic, []byte(s.UserID), b, headers...)
+	}
+	for i := range fx.Activities {
+		b, err := e.codec.Encode(ctx, e.topics.activity, &fx.Activities[i])
+		if err != nil {
+			return fmt.Errorf("encode activity: %w", err)
+		}
+		c.Emit(e.topics.activity, []byte(fx.Activities[i].UserID), b)
+	}
+	for i := range fx.Handoffs {
+		b, err := e.codec.Encode(ctx, e.topics.handoff, &fx.Handoffs[i])
+		if err != nil {
+			return fmt.Errorf("encode hand-off: %w", err)
+		}
+		c.Emit(e.topics.handoff, []byte(fx.Handoffs[i].UserID), b)
+	}
+	return nil
+}

@@ -1,0 +1,394 @@
+package journey
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// Input is one thing that happened to a user: an event, a receipt, or an
+// instance's wake-up time coming.
+type Input struct {
+	Event   *records.Event
+	Receipt *records.Receipt
+	// Wake is the ID of an instance whose timer fired.
+	Wake string
+	// TraceID and SpanID are the input's trace context (from its record
+	// headers), given to instances it starts.
+	TraceID, SpanID string
+}
+
+// Catalog is the set of journeys the engine knows: what the pure function
+// needs of the journeys topic.
+type Catalog interface {
+	// Live returns the current version of every journey that may take
+	// entries, in a stable order.
+	Live() []*Journey
+	// Version returns one version of a journey (running instances are
+	// pinned to theirs), nil if unknown.
+	Version(id string, version int32) *Journey
+	// State returns the journey's lifecycle state.
+	State(id string) records.JourneyState
+}
+
+// Env is what Apply reads besides the user's state.
+type Env struct {
+	Catalog Catalog
+	// Profile is the user's profile; nil when the engine has none.
+	Profile *records.Profile
+	// Facts holds the user's facts by name.
+	Facts map[string]any
+	// Location is the profile's time zone, resolved by the engine; nil
+	// when the profile has none (the journey's policies.time_zone
+	// applies).
+	Location *time.Location
+}
+
+// Effects are what Apply asks the engine to do, in order.
+type Effects struct {
+	Sends      []records.SendCommand
+	Activities []records.Activity
+	Handoffs   []records.Handoff
+}
+
+// Limits of the pure function.
+const (
+	// DefaultMaxInstances caps a user's simultaneous instances of one
+	// journey unless the journey says otherwise.
+	DefaultMaxInstances = 25
+	// DefaultMaxEventsPerMinute is the per-user event-rate guard.
+	DefaultMaxEventsPerMinute = 600
+	// DefaultMaxResets bounds a hold's timer resets.
+	DefaultMaxResets = 100
+	// DefaultSendDeadline is how long a send command stays deliverable.
+	DefaultSendDeadline = 24 * time.Hour
+	// DefaultMaxLateness bounds how late a send held by a pause may go
+	// out on resume (policies.paused.max_lateness).
+	DefaultMaxLateness = 24 * time.Hour
+	// PausedRecheck is how often a waiting instance of a paused journey
+	// checks whether it was resumed.
+	PausedRecheck = time.Minute
+	// maxStepsPerInput bounds the steps one input may run through, a
+	// guard behind validation's no-loop-without-a-wait rule.
+	maxStepsPerInput = 100
+	// maxSessions bounds the session IDs kept for once_per_session.
+	maxSessions = 20
+)
+
+// Apply moves user u's journeys on input in at time now: the running
+// instances first (exit rules, goals, state rules, the step they wait in),
+// then entries into live journeys. It changes u in place and returns the
+// effects. It is deterministic: the same user, input, environment and now
+// give the same result.
+func Apply(u *User, in Input, env *Env, now time.Time) Effects {
+	a := &applier{u: u, in: in, env: env, now: now}
+	switch {
+	case in.Wake != "":
+		a.wake(in.Wake)
+	case in.Event != nil:
+		a.event(in.Event)
+	case in.Receipt != nil:
+		a.receipt(in.Receipt)
+	}
+	a.u.Instances = slices.DeleteFunc(a.u.Instances, func(i *Instance) bool { return i.Step == "" })
+	return a.fx
+}
+
+// applier carries one Apply call.
+type applier struct {
+	u   *User
+	in  Input
+	env *Env
+	now time.Time
+	fx  Effects
+	// vars caches the profile and facts views for CEL.
+	profile map[string]any
+}
+
+// journeyOf returns the version inst is pinned to.
+func (a *applier) journeyOf(inst *Instance) *Journey {
+	return a.env.Catalog.Version(inst.Journey, inst.Version)
+}
+
+// event runs an event through the user's instances, then entries.
+func (a *applier) event(ev *records.Event) {
+	limited := a.rateLimited()
+	for _, inst := range slices.Clone(a.u.Instances) {
+		j := a.journeyOf(inst)
+		if j == nil {
+			a.end(inst, nil, "journey version unknown")
+			continue
+		}
+		if limited > j.maxEventsPerMinute() {
+			continue
+		}
+		a.eventForInstance(j, inst, ev)
+	}
+	for _, j := range a.env.Catalog.Live() {
+		if limited > j.maxEventsPerMinute() {
+			a.rateActivity(j, limited)
+			continue
+		}
+		a.enter(j, ev)
+	}
+}
+
+// rateLimited counts the event in the user's minute window and returns
+// the count so far.
+func (a *applier) rateLimited() int {
+	r := &a.u.Rate
+	if r.Start.IsZero() || a.now.Sub(r.Start) >= time.Minute || a.now.Before(r.Start) {
+		r.Start, r.Count = a.now, 0
+	}
+	r.Count++
+	return r.Count
+}
+
+// rateActivity records, once per window and journey, that the user's
+// events are being dropped.
+func (a *applier) rateActivity(j *Journey, count int) {
+	if count != j.maxEventsPerMinute()+1 {
+		return
+	}
+	a.userActivity(j, records.ActivitySkipped, "rate_limited", map[string]any{"events_per_minute": count})
+}
+
+func (j *Journey) maxEventsPerMinute() int {
+	if n := j.Def.Policies.MaxEventsPerMinute; n > 0 {
+		return n
+	}
+	return DefaultMaxEventsPerMinute
+}
+
+// eventForInstance applies an event to one running instance.
+func (a *applier) eventForInstance(j *Journey, inst *Instance, ev *records.Event) {
+	key, keyErr := a.entryKey(j, ev)
+	sameKey := keyErr == nil && key == inst.EntryKey
+	state := a.env.Catalog.State(j.Def.ID)
+	for _, x := range j.Def.Exit {
+		if x.Event == ev.Name && (sameKey || x.AnyKey) && a.holds(j, inst, x.When, ev, nil, "exit") {
+			a.end(inst, j, "exit event "+ev.Name)
+			return
+		}
+	}
+	if g := j.Def.Goal; g != nil && g.Event == ev.Name && (sameKey || g.AnyKey) && a.holds(j, inst, g.When, ev, nil, "goal") {
+		if within := j.Duration(g.Within); within == 0 || a.now.Sub(inst.EnteredAt) <= within {
+			a.activity(j, inst, records.ActivityConverted, "goal "+ev.Name, map[string]any{"after_seconds": int64(a.now.Sub(inst.EnteredAt) / time.Second)})
+			if !g.Continue {
+				a.end(inst, j, "converted")
+				return
+			}
+		}
+	}
+	for i := range j.Def.State {
+		r := &j.Def.State[i]
+		if r.On == ev.Name && (sameKey || r.AnyKey) {
+			a.applyStateRule(j, inst, r, ev)
+		}
+	}
+	if state == records.JourneyArchived {
+		a.end(inst, j, "journey archived")
+		return
+	}
+	st, _, ok := j.Step(inst.Step)
+	if !ok || st.Hold == nil || inst.Held != "" {
+		return
+	}
+	h := st.Hold
+	if h.Event == ev.Name && (sameKey || h.AnyKey) && a.holds(j, inst, h.When, ev, nil, "steps."+st.ID+".hold.when") {
+		if state != records.JourneyLive {
+			// A paused journey's instances hold their place.
+			return
+		}
+		inst.WakeAt = time.Time{}
+		a.activity(j, inst, records.ActivityStepCompleted, "event "+ev.Name, nil)
+		a.run(j, inst, orNext(j, inst.Step, h.OnEvent), ev)
+		return
+	}
+	if slices.Contains(h.ResetOn, ev.Name) && sameKey {
+		max := h.MaxResets
+		if max == 0 {
+			max = DefaultMaxResets
+		}
+		if inst.Resets >= max {
+			return
+		}
+		inst.Resets++
+		inst.WakeAt = a.now.Add(j.Duration(h.Timeout))
+		a.activity(j, inst, records.ActivityWaiting, "timer reset by "+ev.Name, map[string]any{"until": inst.WakeAt, "resets": inst.Resets})
+	}
+}
+
+// receipt moves instances waiting for a receipt of one of their sends and
+// records the status on the send.
+func (a *applier) receipt(rc *records.Receipt) {
+	if rc.Status == records.ReceiptUnsubscribed {
+		channel := rc.Channel
+		for _, inst := range a.u.Instances {
+			if m := inst.sent(rc.CommandID); channel == "" && m != nil {
+				channel = m.Channel
+			}
+		}
+		if channel != "" && !slices.Contains(a.u.Unsubscribed, channel) {
+			a.u.Unsubscribed = append(a.u.Unsubscribed, channel)
+		}
+	}
+	for _, inst := range slices.Clone(a.u.Instances) {
+		j := a.journeyOf(inst)
+		if j == nil {
+			continue
+		}
+		sent := inst.sent(rc.CommandID)
+		if sent == nil {
+			continue
+		}
+		sent.Status = string(rc.Status)
+		if rc.Status == records.ReceiptReplied {
+			inst.Replies = append(inst.Replies, records.ConversationMessage{Direction: records.Inbound, Text: rc.ReplyText, At: rc.OccurredAt, CommandID: rc.CommandID})
+		}
+		st, _, ok := j.Step(inst.Step)
+		if !ok || st.WaitReceipt == nil || inst.Held != "" {
+			continue
+		}
+		w := st.WaitReceipt
+		if waitedFor := inst.lastSendOf(w.Of); waitedFor == nil || waitedFor.CommandID != rc.CommandID {
+			continue
+		}
+		next, matched := a.receiptTarget(j, inst, w, rc)
+		if !matched {
+			continue
+		}
+		if a.env.Catalog.State(j.Def.ID) != records.JourneyLive {
+			continue
+		}
+		inst.Receipt = &ReceiptSeen{CommandID: rc.CommandID, Status: string(rc.Status), Text: rc.ReplyText, At: rc.OccurredAt}
+		inst.WakeAt = time.Time{}
+		a.activity(j, inst, records.ActivityStepCompleted, "receipt "+string(rc.Status), nil)
+		a.run(j, inst, orNext(j, inst.Step, next), nil)
+	}
+}
+
+// receiptTarget picks where a receipt leads from a wait_receipt step: a
+// reply case first, then the status map.
+func (a *applier) receiptTarget(j *Journey, inst *Instance, w *WaitReceipt, rc *records.Receipt) (string, bool) {
+	if rc.Status == records.ReceiptReplied {
+		seen := &ReceiptSeen{CommandID: rc.CommandID, Status: string(rc.Status), Text: rc.ReplyText, At: rc.OccurredAt}
+		for i, c := range w.Replies {
+			if a.holdsReceipt(j, inst, c.When, seen, fmt.Sprintf("steps.%s.wait_receipt.replies[%d].when", inst.Step, i)) {
+				return c.Next, true
+			}
+		}
+	}
+	next, ok := w.On[string(rc.Status)]
+	return next, ok
+}
+
+// wake handles an instance's timer.
+func (a *applier) wake(id string) {
+	inst := a.u.instance(id)
+	if inst == nil || inst.WakeAt.IsZero() || a.now.Before(inst.WakeAt) {
+		return // a stale timer: the instance ended or re-armed
+	}
+	j := a.journeyOf(inst)
+	if j == nil {
+		a.end(inst, nil, "journey version unknown")
+		return
+	}
+	switch a.env.Catalog.State(j.Def.ID) {
+	case records.JourneyArchived:
+		a.end(inst, j, "journey archived")
+		return
+	case records.JourneyLive:
+	default: // paused, has-errors, draft: hold the place, look again later
+		if inst.Held != "paused" {
+			inst.Due = inst.WakeAt
+			inst.Held = "paused"
+			a.activity(j, inst, records.ActivityWaiting, "journey paused", nil)
+		}
+		inst.WakeAt = a.now.Add(PausedRecheck)
+		return
+	}
+	st, _, ok := j.Step(inst.Step)
+	if !ok {
+		a.end(inst, j, "step "+inst.Step+" no longer exists")
+		return
+	}
+	inst.WakeAt = time.Time{}
+	if inst.Held == "paused" {
+		// Resumed: inst.Due keeps when the step came due, for the send
+		// that follows (policies.paused).
+		inst.Held = ""
+	}
+	switch {
+	case st.Send != nil:
+		// A send held by its delivery window or a cap: try again.
+		a.run(j, inst, inst.Step, nil)
+	case st.Delay != nil:
+		a.activity(j, inst, records.ActivityStepCompleted, "delay over", nil)
+		a.run(j, inst, j.NextOf(stepIndex(j, st.ID)), nil)
+	case st.Hold != nil:
+		a.activity(j, inst, records.ActivityStepCompleted, "hold timed out", nil)
+		a.run(j, inst, orNext(j, st.ID, st.Hold.OnTimeout), nil)
+	case st.WaitReceipt != nil:
+		a.activity(j, inst, records.ActivityStepCompleted, "receipt wait timed out", nil)
+		a.run(j, inst, orNext(j, st.ID, st.WaitReceipt.OnTimeout), nil)
+	default:
+		a.run(j, inst, inst.Step, nil)
+	}
+}
+
+// orNext returns target, or the step after from when target is empty.
+func orNext(j *Journey, from, target string) string {
+	if target != "" {
+		return target
+	}
+	return j.NextOf(stepIndex(j, from))
+}
+
+func stepIndex(j *Journey, id string) int {
+	_, i, _ := j.Step(id)
+	return i
+}
+
+func (u *User) instance(id string) *Instance {
+	for _, inst := range u.Instances {
+		if inst.ID == id {
+			return inst
+		}
+	}
+	return nil
+}
+
+// sent returns the instance's send with this command ID.
+func (inst *Instance) sent(commandID string) *SentMessage {
+	if commandID == "" {
+		return nil
+	}
+	for i := range inst.Sends {
+		if inst.Sends[i].CommandID == commandID {
+			return &inst.Sends[i]
+		}
+	}
+	return nil
+}
+
+// lastSendOf returns the latest send of step.
+func (inst *Instance) lastSendOf(step string) *SentMessage {
+	for i := len(inst.Sends) - 1; i >= 0; i-- {
+		if inst.Sends[i].Step == step {
+			return &inst.Sends[i]
+		}
+	}
+	return nil
+}
+
+// end finishes an instance; j may be nil when its version is gone.
+func (a *applier) end(inst *Instance, j *Journey, reason string) {
+	if inst.Step == "" {
+		return
+	}
+	a.activity(j, inst, records.ActivityExited, reason, nil)
+	inst.Step, inst.WakeAt, inst.Held, inst.Due = "", time.Time{}, "", time.Time{}
+}

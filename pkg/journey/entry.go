@@ -1,0 +1,171 @@
+package journey
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// enter starts an instance of j for the event if the trigger, audience,
+// entry key, re-entry policy and instance cap allow it.
+func (a *applier) enter(j *Journey, ev *records.Event) {
+	t := &j.Def.Trigger
+	if t.Event != ev.Name {
+		return
+	}
+	if ev.UserID == "" {
+		a.userActivity(j, records.ActivityError, "event without a user ID", nil)
+		return
+	}
+	key, err := a.entryKey(j, ev)
+	if err != nil {
+		a.userActivity(j, records.ActivityError, "entry key: "+err.Error(), nil)
+		return
+	}
+	for _, inst := range a.u.Instances {
+		if inst.Journey == j.Def.ID && inst.EntryKey == key && inst.Step != "" {
+			return // already running for this key: the event updated it
+		}
+	}
+	vars := a.vars(nil, ev, nil)
+	if t.When != "" {
+		ok, err := j.Expr(t.When).Bool(vars)
+		if err != nil {
+			a.userActivity(j, records.ActivityError, "trigger.when: "+err.Error(), nil)
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+	if t.Audience != "" {
+		ok, err := j.Expr(t.Audience).Bool(vars)
+		if err != nil {
+			a.userActivity(j, records.ActivityError, "trigger.audience: "+err.Error(), nil)
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+	log := a.u.entryLog(j.Def.ID)
+	if reason := a.reentryRefused(j, log, ev); reason != "" {
+		a.userActivity(j, records.ActivitySkipped, reason, nil)
+		return
+	}
+	running := 0
+	for _, inst := range a.u.Instances {
+		if inst.Journey == j.Def.ID && inst.Step != "" {
+			running++
+		}
+	}
+	max := t.MaxInstances
+	if max == 0 {
+		max = DefaultMaxInstances
+	}
+	if running >= max {
+		a.userActivity(j, records.ActivitySkipped, "max_instances", map[string]any{"running": running, "max": max})
+		return
+	}
+
+	if log.Seq == nil {
+		log.Seq = map[string]int{}
+	}
+	log.Seq[key]++
+	log.Count++
+	log.Last = a.now
+	if ev.SessionID != "" {
+		log.Sessions = append(log.Sessions, ev.SessionID)
+		if len(log.Sessions) > maxSessions {
+			log.Sessions = log.Sessions[len(log.Sessions)-maxSessions:]
+		}
+	}
+	inst := &Instance{
+		ID:        InstanceID(j.Def.ID, a.u.ID, key, log.Seq[key]),
+		Journey:   j.Def.ID,
+		Version:   j.Version,
+		EntryKey:  key,
+		EnteredAt: a.now,
+		StepAt:    a.now,
+		Trigger: TriggerEvent{
+			Name: ev.Name, MessageID: ev.MessageID, Timestamp: ev.Timestamp, SessionID: ev.SessionID,
+			Properties: json.RawMessage(ev.Properties),
+		},
+		TraceID: a.in.TraceID,
+		SpanID:  a.in.SpanID,
+	}
+	a.u.Instances = append(a.u.Instances, inst)
+	inst.Step = j.Def.Steps[0].ID
+	a.activity(j, inst, records.ActivityEntered, "trigger "+ev.Name, nil)
+	for i := range j.Def.State {
+		if r := &j.Def.State[i]; r.On == ev.Name {
+			a.applyStateRule(j, inst, r, ev)
+		}
+	}
+	if a.env.Catalog.State(j.Def.ID) != records.JourneyLive {
+		return
+	}
+	a.run(j, inst, inst.Step, ev)
+}
+
+// reentryRefused says why the user may not enter j again, or "".
+func (a *applier) reentryRefused(j *Journey, log *EntryLog, ev *records.Event) string {
+	t := &j.Def.Trigger
+	switch t.Reentry {
+	case ReentryOnce:
+		if log.Count > 0 {
+			return "reentry once: already entered"
+		}
+	case ReentryCooldown:
+		if log.Count > 0 && a.now.Sub(log.Last) < j.Duration(t.Cooldown) {
+			return "reentry cooldown: entered " + a.now.Sub(log.Last).Round(time.Second).String() + " ago"
+		}
+	case ReentryOncePerSession:
+		if ev.SessionID == "" {
+			return "reentry once_per_session: event has no session ID"
+		}
+		if slices.Contains(log.Sessions, ev.SessionID) {
+			return "reentry once_per_session: already entered in session " + ev.SessionID
+		}
+	}
+	return ""
+}
+
+func (u *User) entryLog(journey string) *EntryLog {
+	if u.Entries == nil {
+		u.Entries = map[string]*EntryLog{}
+	}
+	l, ok := u.Entries[journey]
+	if !ok {
+		l = &EntryLog{}
+		u.Entries[journey] = l
+	}
+	return l
+}
+
+// entryKey evaluates the trigger's key expression on an event; "" when
+// the journey has none (one instance per user).
+func (a *applier) entryKey(j *Journey, ev *records.Event) (string, error) {
+	if j.Def.Trigger.Key == "" {
+		return "", nil
+	}
+	return j.Expr(j.Def.Trigger.Key).String(a.vars(nil, ev, nil))
+}
+
+// InstanceID is the deterministic ID of the seq-th entry of user into
+// journey under key: replays of the same input produce the same IDs, and
+// so the same command and activity IDs.
+func InstanceID(journey, user, key string, seq int) string {
+	h := sha256.New()
+	for _, s := range []string{journey, user, key, strconv.Itoa(seq)} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}

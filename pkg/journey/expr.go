@@ -1,0 +1,335 @@
+package journey
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/ext"
+)
+
+// CostLimit bounds the work of one evaluation, in CEL's cost units (about
+// one per operation, one per list element a comprehension visits). An
+// expression that would exceed it fails instead of stalling its partition.
+const CostLimit = 100_000
+
+// maxExprSize bounds an expression's source, in code points, so that
+// parsing and checking stay cheap.
+const maxExprSize = 10_000
+
+// The CEL variables every expression may use.
+const (
+	varEvent   = "event"
+	varProfile = "profile"
+	varFacts   = "facts"
+	varState   = "state"
+	varReceipt = "receipt"
+	varNow     = "now"
+)
+
+// celEnv is built once: expressions are checked against the variables
+// above, all dynamically typed maps but now, a timestamp, with CEL's
+// standard library, optional values (a.?b.orValue(c)) and the strings and
+// math extensions.
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable(varEvent, cel.DynType),
+		cel.Variable(varProfile, cel.DynType),
+		cel.Variable(varFacts, cel.DynType),
+		cel.Variable(varState, cel.DynType),
+		cel.Variable(varReceipt, cel.DynType),
+		cel.Variable(varNow, cel.TimestampType),
+		cel.OptionalTypes(),
+		// lowerAscii, trim, split, replace, join, format...
+		ext.Strings(),
+		// math.greatest, math.least, math.ceil, math.round, math.abs...
+		ext.Math(),
+		// 1 < 2.5 type-checks; over dyn values the comparison is
+		// heterogeneous anyway.
+		cel.CrossTypeNumericComparisons(true),
+		cel.ParserExpressionSizeLimit(maxExprSize),
+	)
+})
+
+// Expr is a compiled CEL expression. It is safe for concurrent use.
+type Expr struct {
+	src string
+	prg cel.Program
+	// out is the type the checker inferred: dyn when it depends on the
+	// inputs.
+	out *cel.Type
+	// vars are the variables the expression refers to.
+	vars []string
+}
+
+// CompileExpr parses and type-checks src. Its error says where in src the
+// problem is, as line:column (both from 1).
+func CompileExpr(src string) (*Expr, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("empty expression")
+	}
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
+	ast, iss := env.Compile(src)
+	if iss.Err() != nil {
+		return nil, celError(iss)
+	}
+	prg, err := env.Program(ast,
+		// The cost limit is what bounds an evaluation: Eval takes no
+		// context, so cel.InterruptCheckFrequency would have nothing to
+		// check.
+		cel.CostLimit(CostLimit),
+		cel.EvalOptions(cel.OptOptimize),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("CEL error: %w", err)
+	}
+	e := &Expr{src: src, prg: prg, out: ast.OutputType()}
+	seen := map[string]bool{}
+	for _, r := range ast.NativeRep().ReferenceMap() {
+		switch r.Name {
+		case varEvent, varProfile, varFacts, varState, varReceipt, varNow:
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				e.vars = append(e.vars, r.Name)
+			}
+		}
+	}
+	return e, nil
+}
+
+var expecting = regexp.MustCompile(` expecting (\{.*\}|\S+)$`)
+
+// celError turns the checker's issues into one error whose text starts
+// with the first issue's position.
+func celError(iss *cel.Issues) error {
+	var parts []string
+	for _, e := range iss.Errors() {
+		msg := strings.TrimSuffix(e.Message, " (in container '')")
+		// The parser's list of every token it could have accepted helps
+		// no one.
+		msg = expecting.ReplaceAllString(msg, "")
+		parts = append(parts, fmt.Sprintf("%d:%d: %s", e.Location.Line(), e.Location.Column()+1, msg))
+	}
+	if len(parts) == 0 {
+		return errors.New("CEL error: " + iss.String())
+	}
+	return errors.New("CEL error at " + strings.Join(parts, "; at "))
+}
+
+// Source returns the expression as written.
+func (e *Expr) Source() string { return e.src }
+
+// Vars are the inputs of an evaluation. Maps hold what encoding/json
+// produces (numbers as float64) or int64, uint64, time.Time and nested
+// []any and map[string]any; a nil map is empty.
+type Vars struct {
+	Event, Profile, Facts, State, Receipt map[string]any
+	Now                                   time.Time
+}
+
+// Eval evaluates the expression and returns its value as plain Go: nil,
+// bool, int64, uint64, float64, string, []byte, time.Time, time.Duration,
+// []any or map[string]any. A missing key, a type mismatch or exceeding
+// CostLimit is an error.
+func (e *Expr) Eval(v *Vars) (any, error) {
+	if v == nil {
+		v = &Vars{}
+	}
+	out, _, err := e.prg.Eval(map[string]any{
+		varEvent:   orEmpty(v.Event),
+		varProfile: orEmpty(v.Profile),
+		varFacts:   orEmpty(v.Facts),
+		varState:   orEmpty(v.State),
+		varReceipt: orEmpty(v.Receipt),
+		varNow:     v.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", e.src, err)
+	}
+	g, err := goValue(out)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", e.src, err)
+	}
+	return g, nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// Bool evaluates a condition.
+func (e *Expr) Bool(v *Vars) (bool, error) {
+	out, err := e.Eval(v)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("evaluate %q: got %s, want a bool", e.src, describe(out))
+	}
+	return b, nil
+}
+
+// String evaluates to a string; a number is formatted in decimal without
+// an exponent (42, 3.5).
+func (e *Expr) String(v *Vars) (string, error) {
+	out, err := e.Eval(v)
+	if err != nil {
+		return "", err
+	}
+	switch x := out.(type) {
+	case string:
+		return x, nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "", fmt.Errorf("evaluate %q: got %v, want a finite number", e.src, x)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("evaluate %q: got %s, want a string or a number", e.src, describe(out))
+}
+
+// Time evaluates to an instant: a timestamp, an RFC 3339 string, or a
+// number of seconds since the Unix epoch.
+func (e *Expr) Time(v *Vars) (time.Time, error) {
+	out, err := e.Eval(v)
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch x := out.(type) {
+	case time.Time:
+		return x, nil
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("evaluate %q: %q is not an RFC 3339 time", e.src, x)
+		}
+		return t, nil
+	case int64:
+		return time.Unix(x, 0).UTC(), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			break
+		}
+		return time.Unix(int64(x), 0).UTC(), nil
+	case float64:
+		// Beyond ±2^62 seconds a time.Time cannot hold it.
+		if math.IsNaN(x) || math.Abs(x) > 1<<62 {
+			break
+		}
+		sec, frac := math.Modf(x)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("evaluate %q: got %s, want a timestamp, an RFC 3339 string or Unix seconds", e.src, describe(out))
+}
+
+// goValue converts a CEL value to plain Go.
+func goValue(v ref.Val) (any, error) {
+	switch x := v.(type) {
+	case types.Null:
+		return nil, nil
+	case types.Bool:
+		return bool(x), nil
+	case types.Int:
+		return int64(x), nil
+	case types.Uint:
+		return uint64(x), nil
+	case types.Double:
+		return float64(x), nil
+	case types.String:
+		return string(x), nil
+	case types.Bytes:
+		return []byte(x), nil
+	case types.Timestamp:
+		return x.Time, nil
+	case types.Duration:
+		return x.Duration, nil
+	case *types.Optional:
+		if !x.HasValue() {
+			return nil, nil
+		}
+		return goValue(x.GetValue())
+	case *types.Err:
+		return nil, x
+	case traits.Mapper:
+		out := map[string]any{}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			val, err := goValue(x.Get(k))
+			if err != nil {
+				return nil, err
+			}
+			key, err := goValue(k)
+			if err != nil {
+				return nil, err
+			}
+			s, ok := key.(string)
+			if !ok {
+				s = fmt.Sprint(key)
+			}
+			out[s] = val
+		}
+		return out, nil
+	case traits.Lister:
+		var out []any
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			val, err := goValue(it.Next())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, val)
+		}
+		if out == nil {
+			out = []any{}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("a %s has no plain Go value", v.Type())
+}
+
+// describe names a plain Go value's kind for an error message.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return fmt.Sprintf("a bool (%v)", x)
+	case string:
+		if len(x) > 40 {
+			x = x[:40] + "..."
+		}
+		return fmt.Sprintf("a string (%q)", x)
+	case int64, uint64, float64:
+		return fmt.Sprintf("a number (%v)", x)
+	case time.Time:
+		return "a timestamp"
+	case time.Duration:
+		return "a duration"
+	case []byte:
+		return "bytes"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("a %T", v)
+}

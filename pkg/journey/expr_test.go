@@ -1,0 +1,236 @@
+package journey
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// vars are inputs as the engine builds them: properties decoded by
+// encoding/json, so every number is a float64.
+func vars(t *testing.T, props string) *Vars {
+	t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal([]byte(props), &p); err != nil {
+		t.Fatal(err)
+	}
+	return &Vars{
+		Event:   map[string]any{"name": "Product Added", "properties": p},
+		Profile: map[string]any{"locale": "de-DE", "traits": map[string]any{"tier": "gold"}},
+		Facts:   map[string]any{"loyalty": map[string]any{"points": int64(1200)}},
+		State:   map[string]any{"items": []any{map[string]any{"key": "p1", "quantity": 2.0}}, "n": uint64(3)},
+		Receipt: map[string]any{"status": "replied", "text": "Yes PLEASE"},
+		Now:     time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+	}
+}
+
+const props = `{"total": 42.5, "count": 3, "cart_id": "c1", "sku": 1234, "name": "Mug", "tags": ["a", "b"], "nested": {"x": null}, "when": "2026-03-03T10:00:00Z"}`
+
+func TestEval(t *testing.T) {
+	v := vars(t, props)
+	for _, tc := range []struct {
+		src  string
+		want any
+	}{
+		// Numbers from JSON are doubles; CEL compares them with ints and
+		// uints, and == across numeric types compares values.
+		{"event.properties.total > 10", true},
+		{"event.properties.total >= 42.5", true},
+		{"event.properties.count == 3", true},
+		{"event.properties.count == 3u", true},
+		{"event.properties.count < 3.5", true},
+		{"facts.loyalty.points > 1000.5", true},
+		{"state.n > 2", true},
+		{"1 < 2.5", true},
+		{"event.properties.total + 0.5", 43.0},
+		{"int(event.properties.count) + 1", int64(4)},
+		{"event.properties.cart_id", "c1"},
+		{"event.properties.tags", []any{"a", "b"}},
+		{"event.properties.nested", map[string]any{"x": nil}},
+		{"has(event.properties.cart_id)", true},
+		{"has(event.properties.coupon)", false},
+		{"event.properties.?coupon.orValue('none')", "none"},
+		{"event.properties.?cart_id.orValue('none')", "c1"},
+		{"event.?missing", nil},
+		{"size(state.items) == 1 && state.items[0].quantity == 2", true},
+		{"state.items.exists(i, i.key == 'p1')", true},
+		{"receipt.text.lowerAscii().contains('please')", true},
+		{"math.greatest(1, 5, 3)", int64(5)},
+		{"now", time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		{"now + duration('1h') > timestamp(event.properties.when)", false},
+		{"duration('90m')", 90 * time.Minute},
+		{"b'ab'", []byte("ab")},
+		{"{'a': 1, 2: 'b'}", map[string]any{"a": int64(1), "2": "b"}},
+		{"[]", []any{}},
+		{"profile.traits.tier in ['gold', 'platinum']", true},
+	} {
+		e, err := CompileExpr(tc.src)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		got, err := e.Eval(v)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s = %#v (%T), want %#v", tc.src, got, got, tc.want)
+		}
+	}
+}
+
+// Bad data in an event is an error from Eval, never a panic.
+func TestEvalErrors(t *testing.T) {
+	v := vars(t, props)
+	for _, tc := range []struct{ src, want string }{
+		{"event.properties.coupon", "no such key: coupon"},
+		{"event.properties.coupon == 'x'", "no such key: coupon"},
+		{"event.properties.name > 3", "no such overload"},
+		{"event.properties.total + 1", "no such overload"}, // double + int: use 1.0
+		{"event.properties.name.startsWith(event.properties.count)", "no such overload"},
+		{"event.properties.tags[5]", "index out of bounds"},
+		{"int(event.properties.name)", "type conversion error"},
+		{"1 / (size(state.items) - 1)", "division by zero"},
+		{"timestamp(event.properties.name)", "invalid RFC 3339 timestamp"},
+	} {
+		e, err := CompileExpr(tc.src)
+		if err != nil {
+			t.Errorf("%s: %v", tc.src, err)
+			continue
+		}
+		_, err = e.Eval(v)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.src) {
+			t.Errorf("%s: error %v, want one naming the expression and %q", tc.src, err, tc.want)
+		}
+	}
+	// Nil inputs are empty maps.
+	e, _ := CompileExpr("has(event.name) || size(state) > 0")
+	if got, err := e.Bool(nil); err != nil || got {
+		t.Errorf("nil vars: %v, %v", got, err)
+	}
+}
+
+// No expression can stall a partition: CostLimit stops it, quickly.
+func TestEvalCostLimit(t *testing.T) {
+	big := make([]any, 1_000_000)
+	for i := range big {
+		big[i] = float64(i)
+	}
+	hundred := "[" + strings.TrimSuffix(strings.Repeat("1,", 100), ",") + "]"
+	for _, src := range []string{
+		"event.properties.big.all(x, x >= 0.0)",
+		"event.properties.big.map(x, x * 2.0).size() > 0",
+		hundred + ".all(a, " + hundred + ".all(b, " + hundred + ".all(c, a + b + c > 0)))",
+	} {
+		e, err := CompileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = e.Eval(&Vars{Event: map[string]any{"properties": map[string]any{"big": big}}})
+		if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
+			t.Errorf("%.60s: error %v, want the cost limit", src, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%.60s: stopped after %v", src, d)
+		}
+	}
+	// Within the limit the same shape evaluates.
+	e, _ := CompileExpr("event.properties.big.all(x, x >= 0.0)")
+	if ok, err := e.Bool(&Vars{Event: map[string]any{"properties": map[string]any{"big": big[:1000]}}}); err != nil || !ok {
+		t.Errorf("1000 elements: %v, %v", ok, err)
+	}
+}
+
+func TestCompileExprErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"evnt.name == 'x'", "CEL error at 1:1: undeclared reference to 'evnt'"},
+		{"event.name ==", "CEL error at 1:14: Syntax error: mismatched input '<EOF>'"},
+		{"event.name == 'x' &&\n  evnt.name == 'y'", "CEL error at 2:3: undeclared reference to 'evnt'"},
+		{"size(1)", "CEL error at 1:5: found no matching overload for 'size' applied to '(int)'"},
+		{"", "empty expression"},
+		{"  ", "empty expression"},
+		{strings.Repeat("1 + ", 3000) + "1", "CEL error at"},
+	} {
+		_, err := CompileExpr(tc.src)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%.40q: %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+func TestExprConversions(t *testing.T) {
+	v := vars(t, props)
+	str := func(src string) (string, error) {
+		e, err := CompileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.String(v)
+	}
+	for src, want := range map[string]string{
+		"event.properties.cart_id":  "c1",
+		"event.properties.sku":      "1234",
+		"event.properties.total":    "42.5",
+		"1e21":                      "1000000000000000000000",
+		"0.000001":                  "0.000001",
+		"42":                        "42",
+		"18446744073709551615u":     "18446744073709551615",
+		"-7":                        "-7",
+		"'ü' + string(3)":           "ü3",
+		"facts.loyalty.points * 10": "12000",
+	} {
+		if got, err := str(src); err != nil || got != want {
+			t.Errorf("String(%s) = %q, %v; want %q", src, got, err, want)
+		}
+	}
+	for _, src := range []string{"true", "event.properties.tags", "now", "0.0/0.0"} {
+		if got, err := str(src); err == nil {
+			t.Errorf("String(%s) = %q, want an error", src, got)
+		}
+	}
+
+	boolean := func(src string) (bool, error) {
+		e, _ := CompileExpr(src)
+		return e.Bool(v)
+	}
+	if _, err := boolean("event.properties.cart_id"); err == nil || !strings.Contains(err.Error(), `got a string ("c1"), want a bool`) {
+		t.Errorf("Bool of a string: %v", err)
+	}
+	if ok, err := boolean("event.name == 'Product Added'"); err != nil || !ok {
+		t.Errorf("Bool: %v, %v", ok, err)
+	}
+
+	at := time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)
+	for src, want := range map[string]time.Time{
+		"timestamp('2026-03-03T10:00:00Z')": at,
+		"event.properties.when":             at,
+		"'2026-03-03T11:00:00+01:00'":       at,
+		"1772532000":                        at,
+		"1772532000u":                       at,
+		"1772532000.5":                      at.Add(500 * time.Millisecond),
+		"now + duration('25h')":             at,
+	} {
+		e, err := CompileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.Time(v); err != nil || !got.Equal(want) {
+			t.Errorf("Time(%s) = %v, %v; want %v", src, got, err, want)
+		}
+	}
+	for _, src := range []string{"'tomorrow'", "true", "1e300", "event.properties"} {
+		e, _ := CompileExpr(src)
+		if got, err := e.Time(v); err == nil {
+			t.Errorf("Time(%s) = %v, want an error", src, got)
+		}
+	}
+
+	e, _ := CompileExpr(" event.name ")
+	if e.Source() != " event.name " {
+		t.Errorf("Source() = %q", e.Source())
+	}
+}

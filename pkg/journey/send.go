@@ -1,0 +1,225 @@
+package journey
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// Bounds of the per-user send log kept for frequency caps.
+const (
+	sendLogWindow = 31 * 24 * time.Hour
+	sendLogMax    = 200
+)
+
+// send runs a send step: the delivery policies decide whether it goes now,
+// later (the instance waits in the step) or not at all (recorded, and the
+// journey moves on); then the send command is emitted.
+func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) (string, bool) {
+	s := st.Send
+	next := j.NextOf(stepIndex(j, st.ID))
+	inst.Held = ""
+	skip := func(reason string, details map[string]any) (string, bool) {
+		inst.Due = time.Time{}
+		a.activity(j, inst, records.ActivitySkipped, reason, details)
+		return next, false
+	}
+	if !inst.Due.IsZero() {
+		// The step came due while the journey was paused.
+		late := a.now.Sub(inst.Due)
+		p := j.Def.Policies.Paused
+		max := DefaultMaxLateness
+		if p != nil && p.MaxLateness != "" {
+			max = j.Duration(p.MaxLateness)
+		}
+		if p != nil && p.Action == PausedSkip {
+			return skip("paused", map[string]any{"late_seconds": int64(late / time.Second)})
+		}
+		if late > max {
+			return skip("paused: later than max_lateness", map[string]any{"late_seconds": int64(late / time.Second)})
+		}
+		inst.Due = time.Time{}
+	}
+	if slices.Contains(a.u.Unsubscribed, s.Channel) {
+		return skip("unsubscribed", map[string]any{"channel": s.Channel})
+	}
+	p := a.env.Profile
+	if p == nil {
+		return skip("no_profile", map[string]any{"channel": s.Channel})
+	}
+	if c := p.ConsentFor(s.Channel); c != records.ConsentSubscribed {
+		return skip("no_consent", map[string]any{"channel": s.Channel, "consent": string(c)})
+	}
+	recipient := Recipient(p, s.Channel)
+	if recipient == "" {
+		return skip("no_address", map[string]any{"channel": s.Channel})
+	}
+	pol := &j.Def.Policies
+	d, err := DeliveryWindow(pol.QuietHours, pol.BusinessHours, a.now, a.location(j))
+	if err != nil {
+		a.activity(j, inst, records.ActivityError, "delivery window: "+err.Error(), nil)
+		return next, false
+	}
+	if !d.Allowed {
+		if d.Skip {
+			return skip(d.Reason, nil)
+		}
+		return a.hold(j, inst, d)
+	}
+	d = CheckCaps(pol.FrequencyCaps, j.Duration, s.Channel, a.u.Sends, a.now)
+	if !d.Allowed {
+		if d.Skip {
+			return skip(d.Reason, map[string]any{"channel": s.Channel})
+		}
+		return a.hold(j, inst, d)
+	}
+
+	vars := a.vars(inst, a.eventOr(inst, ev), nil)
+	payload, err := a.payload(j, inst, s, vars)
+	if err != nil {
+		a.activity(j, inst, records.ActivityError, "payload: "+err.Error(), nil)
+		return next, false
+	}
+	locale := p.Locale
+	if s.Locale != "" {
+		if locale, err = j.Expr(s.Locale).String(vars); err != nil {
+			a.activity(j, inst, records.ActivityError, "locale: "+err.Error(), nil)
+			return next, false
+		}
+	}
+	deadline := DefaultSendDeadline
+	if s.Deadline != "" {
+		deadline = j.Duration(s.Deadline)
+	}
+	n := 1
+	for _, m := range inst.Sends {
+		if m.Step == st.ID {
+			n++
+		}
+	}
+	cmd := records.SendCommand{
+		CommandID:      CommandID(inst.ID, st.ID, n),
+		JourneyID:      j.Def.ID,
+		JourneyVersion: j.Version,
+		InstanceID:     inst.ID,
+		StepID:         st.ID,
+		UserID:         a.u.ID,
+		Channel:        s.Channel,
+		Recipient:      recipient,
+		TemplateID:     s.Template,
+		Locale:         locale,
+		Payload:        payload,
+		CreatedAt:      a.now,
+		Deadline:       a.now.Add(deadline),
+	}
+	if inst.TraceID != "" && inst.SpanID != "" {
+		// W3C trace context: the send continues the trigger's trace.
+		cmd.TraceParent = "00-" + inst.TraceID + "-" + inst.SpanID + "-01"
+	}
+	a.fx.Sends = append(a.fx.Sends, cmd)
+	inst.Sends = append(inst.Sends, SentMessage{Step: st.ID, CommandID: cmd.CommandID, Channel: s.Channel, Template: s.Template, At: a.now})
+	a.u.Sends = PruneSends(append(a.u.Sends, SendLog{Channel: s.Channel, At: a.now}), sendLogWindow, a.now)
+	if len(a.u.Sends) > sendLogMax {
+		a.u.Sends = a.u.Sends[len(a.u.Sends)-sendLogMax:]
+	}
+	a.activity(j, inst, records.ActivitySent, s.Channel+" "+s.Template, map[string]any{"command_id": cmd.CommandID})
+	return next, false
+}
+
+// hold makes the instance wait in its send step until the decision's time.
+func (a *applier) hold(j *Journey, inst *Instance, d SendDecision) (string, bool) {
+	inst.Held = d.Reason
+	inst.WakeAt = d.At
+	a.activity(j, inst, records.ActivityWaiting, "send held: "+d.Reason, map[string]any{"until": d.At.UTC().Format(time.RFC3339)})
+	return "", true
+}
+
+// payload builds the send's payload: the step's mapping, else the default
+// of the trigger event's properties, the instance state and the profile
+// traits.
+func (a *applier) payload(j *Journey, inst *Instance, s *Send, vars *Vars) (records.JSON, error) {
+	out := map[string]any{}
+	if len(s.Payload) == 0 {
+		out["event"] = vars.Event["properties"]
+		out["state"] = vars.State
+		out["traits"] = vars.Profile["traits"]
+	}
+	for _, k := range sortedKeys(s.Payload) {
+		v, err := j.Expr(s.Payload[k]).Eval(vars)
+		if err != nil {
+			return nil, &fieldErr{field: k, err: err}
+		}
+		out[k] = v
+	}
+	b, err := json.Marshal(jsonValue(out))
+	return records.JSON(b), err
+}
+
+type fieldErr struct {
+	field string
+	err   error
+}
+
+func (e *fieldErr) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldErr) Unwrap() error { return e.err }
+
+// CommandID is the deterministic idempotency key of the n-th send of step
+// in instance: channel teams de-duplicate deliveries on it.
+func CommandID(instance, step string, n int) string {
+	return instance + "/" + step + "/" + strconv.Itoa(n)
+}
+
+// Recipient resolves the user's address on channel from the profile: ""
+// when the profile has none.
+func Recipient(p *records.Profile, channel string) string {
+	a := &p.Addresses
+	switch channel {
+	case "email":
+		return a.Email
+	case "sms":
+		return a.Phone
+	case "whatsapp":
+		return a.WhatsApp
+	case "push":
+		if len(a.PushTokens) > 0 {
+			return a.PushTokens[0].Token
+		}
+		return ""
+	case "inapp":
+		return p.UserID
+	}
+	return a.Custom[channel]
+}
+
+// handoff emits the conversation so far to the agent inbox.
+func (a *applier) handoff(j *Journey, inst *Instance, st *Step) {
+	h := st.Handoff
+	channel := h.Channel
+	if channel == "" && len(inst.Sends) > 0 {
+		channel = inst.Sends[len(inst.Sends)-1].Channel
+	}
+	var conv []records.ConversationMessage
+	for _, m := range inst.Sends {
+		conv = append(conv, records.ConversationMessage{Direction: records.Outbound, Text: "template " + m.Template, At: m.At, CommandID: m.CommandID})
+	}
+	conv = append(conv, inst.Replies...)
+	slices.SortStableFunc(conv, func(x, y records.ConversationMessage) int { return x.At.Compare(y.At) })
+	vars := a.vars(inst, nil, nil)
+	profile, _ := records.NewJSON(jsonValue(vars.Profile))
+	payload, _ := records.NewJSON(jsonValue(map[string]any{"state": vars.State, "queue": h.Queue, "note": h.Note, "trigger": inst.Trigger.Name}))
+	a.fx.Handoffs = append(a.fx.Handoffs, records.Handoff{
+		HandoffID:    inst.ID + "/" + st.ID,
+		InstanceID:   inst.ID,
+		JourneyID:    j.Def.ID,
+		UserID:       a.u.ID,
+		Channel:      channel,
+		Conversation: conv,
+		Profile:      profile,
+		Payload:      payload,
+		CreatedAt:    a.now,
+	})
+	a.activity(j, inst, records.ActivityStepCompleted, "handed off to an agent", map[string]any{"channel": channel, "queue": h.Queue})
+}

@@ -1,0 +1,167 @@
+package journey
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// vars builds the CEL variables for an expression evaluated for inst (nil
+// before entry), on event ev and receipt rc (either may be nil).
+//
+//	event    name, type, user_id, message_id, session_id, timestamp,
+//	         properties, context
+//	profile  user_id, traits, time_zone, locale, consent (channel ->
+//	         status), addresses
+//	facts    fact name -> value
+//	state    the instance's values and counters, plus items (a list of
+//	         {key, quantity, value}), entry_key, entered_at, step
+//	receipt  status, text, channel, command_id, at
+//	now      the engine's time
+func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen) *Vars {
+	v := &Vars{Event: map[string]any{}, Profile: a.profileVars(), Facts: a.env.Facts, State: map[string]any{}, Receipt: map[string]any{}, Now: a.now}
+	if v.Facts == nil {
+		v.Facts = map[string]any{}
+	}
+	if ev != nil {
+		props, _ := ev.Properties.Map()
+		ctx, _ := ev.Context.Map()
+		v.Event = map[string]any{
+			"name": ev.Name, "type": string(ev.Type), "user_id": ev.UserID, "message_id": ev.MessageID,
+			"session_id": ev.SessionID, "timestamp": ev.Timestamp, "properties": props, "context": ctx,
+		}
+	}
+	if inst != nil {
+		for k, x := range inst.Vars {
+			v.State[k] = x
+		}
+		items := make([]any, 0, len(inst.Items))
+		for _, it := range inst.Items {
+			var value any
+			if len(it.Value) > 0 {
+				_ = json.Unmarshal(it.Value, &value)
+			}
+			items = append(items, map[string]any{"key": it.Key, "quantity": it.Quantity, "value": value})
+		}
+		v.State["items"] = items
+		v.State["entry_key"] = inst.EntryKey
+		v.State["entered_at"] = inst.EnteredAt
+		v.State["step"] = inst.Step
+		if rc == nil {
+			rc = inst.Receipt
+		}
+	}
+	if rc != nil {
+		v.Receipt = map[string]any{"status": rc.Status, "text": rc.Text, "command_id": rc.CommandID, "at": rc.At}
+	}
+	return v
+}
+
+// profileVars is the profile as CEL sees it, built once per Apply.
+func (a *applier) profileVars() map[string]any {
+	if a.profile != nil {
+		return a.profile
+	}
+	a.profile = map[string]any{}
+	p := a.env.Profile
+	if p == nil {
+		return a.profile
+	}
+	traits, _ := p.Traits.Map()
+	consent := map[string]any{}
+	for ch, c := range p.Consent {
+		consent[ch] = string(c.Status)
+	}
+	a.profile = map[string]any{
+		"user_id": p.UserID, "traits": traits, "time_zone": p.TimeZone, "locale": p.Locale, "consent": consent,
+		"addresses": map[string]any{"email": p.Addresses.Email, "phone": p.Addresses.Phone, "whatsapp": p.Addresses.WhatsApp},
+	}
+	return a.profile
+}
+
+// holds evaluates a condition for inst; an empty condition holds. An
+// evaluation error records an error activity (naming where) and counts as
+// false, so a bad property in one event cannot stall the partition.
+func (a *applier) holds(j *Journey, inst *Instance, src string, ev *records.Event, rc *ReceiptSeen, where string) bool {
+	if src == "" {
+		return true
+	}
+	ok, err := j.Expr(src).Bool(a.vars(inst, ev, rc))
+	if err != nil {
+		a.activity(j, inst, records.ActivityError, where+": "+err.Error(), nil)
+		return false
+	}
+	return ok
+}
+
+// holdsReceipt evaluates a reply condition with the receipt in scope.
+func (a *applier) holdsReceipt(j *Journey, inst *Instance, src string, rc *ReceiptSeen, where string) bool {
+	return a.holds(j, inst, src, nil, rc, where)
+}
+
+// number evaluates an expression to a float.
+func number(e *Expr, v *Vars) (float64, error) {
+	x, err := e.Eval(v)
+	if err != nil {
+		return 0, err
+	}
+	switch n := x.(type) {
+	case float64:
+		return n, nil
+	case int64:
+		return float64(n), nil
+	case uint64:
+		return float64(n), nil
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number", n)
+		}
+		return f, nil
+	}
+	return 0, fmt.Errorf("want a number, got %T", x)
+}
+
+// jsonValue makes an evaluation result storable as JSON: times as RFC
+// 3339 text, durations as Go duration text, integers as floats (what JSON
+// reads back).
+func jsonValue(x any) any {
+	switch v := x.(type) {
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	case time.Duration:
+		return v.String()
+	case int64:
+		return float64(v)
+	case uint64:
+		return float64(v)
+	case []byte:
+		return string(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = jsonValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = jsonValue(e)
+		}
+		return out
+	}
+	return x
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

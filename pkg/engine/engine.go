@@ -54,8 +54,8 @@ type Engine struct {
 // engineTopics are the full topic names the engine uses.
 type engineTopics struct {
 	events, receipts, profiles, journeys, changelog, activity, handoff, dlq string
-	facts                                                                    map[string]string // fact name -> topic
-	send                                                                     map[string]string // channel -> topic
+	facts                                                                   map[string]string // fact name -> topic
+	send                                                                    map[string]string // channel -> topic
 }
 
 // New checks the configuration and declares the engine's stream group.

@@ -51,7 +51,7 @@ steps:
 // clock is a virtual wall clock the test moves.
 type clock struct{ ns atomic.Int64 }
 
-func (c *clock) now() time.Time           { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // harness is a deployment on the test broker: topics, a codec, the

@@ -31,7 +31,9 @@ func (c *testCatalog) Live() []*Journey {
 	return out
 }
 
-func (c *testCatalog) Version(id string, v int32) *Journey { return c.versions[fmt.Sprintf("%s/%d", id, v)] }
+func (c *testCatalog) Version(id string, v int32) *Journey {
+	return c.versions[fmt.Sprintf("%s/%d", id, v)]
+}
 
 func (c *testCatalog) State(id string) records.JourneyState {
 	if s, ok := c.states[id]; ok {

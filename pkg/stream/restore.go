@@ -16,6 +16,7 @@ import (
 // and restores each in the background; a partition is fetched and processed
 // only once its store is restored.
 func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	r.joined.Store(true)
 	nums := partitionNumbers(assigned)
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -29,6 +29,9 @@ type Runner struct {
 	mu      sync.Mutex // guards parts between the loop, callbacks and restores
 	parts   map[int32]*partitionState
 	running atomic.Bool
+	// joined is set once the group gave this instance an assignment, so
+	// readiness is not claimed before the first rebalance.
+	joined atomic.Bool
 	// backlog is set by the loop when a transaction fired as many timers
 	// as it may for some partition: more are probably due.
 	backlog bool
@@ -56,10 +59,11 @@ func New(g *Group, o Options) (*Runner, error) {
 	return &Runner{g: g, o: o, log: o.Logger.With("group", g.name, "instance", o.InstanceID), parts: map[int32]*partitionState{}}, nil
 }
 
-// Ready reports whether the runner is running and every partition it owns
-// (and every global table) is restored: a readiness probe.
+// Ready reports whether the runner is running, has joined its group and
+// every partition it owns (and every global table) is restored: a
+// readiness probe.
 func (r *Runner) Ready() bool {
-	if !r.running.Load() || (r.globals != nil && !r.globals.ready.Load()) {
+	if !r.running.Load() || !r.joined.Load() || (r.globals != nil && !r.globals.ready.Load()) {
 		return false
 	}
 	r.mu.Lock()

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/topics"
+)
+
+// TestEngineServesReadinessAndStops: the engine command starts against a
+// broker with provisioned topics, reports ready on /readyz, and exits 0
+// on cancellation (SIGTERM).
+func TestEngineServesReadinessAndStops(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	prefix := kafkatest.Prefix(t)
+	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 2, ReplicationFactor: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topics.Apply(context.Background(), kafkatest.Client(t, brokers), layout); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	env := map[string]string{
+		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
+		"BECKON_PARTITIONS": "2", "BECKON_REPLICATION_FACTOR": "1",
+		"BECKON_STATE_DIR": t.TempDir(), "BECKON_INSTANCE_ID": "e1", "BECKON_ENGINE_GROUP": prefix + "engine",
+		"BECKON_HEALTH_ADDR": addr,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, nil, &stderr, func(k string) string { return env[k] }) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://%s/readyz", addr))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("not ready within 30s: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("engine did not stop within 30s of cancellation")
+	}
+}
+
+func TestEngineRejectsBadFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--no-such-flag"}, &stderr, func(string) string { return "" }); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+}

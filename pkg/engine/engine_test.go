@@ -57,7 +57,8 @@ func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 // harness is a deployment on the test broker: topics, a codec, the
 // control plane and one running engine.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
+	group   string
 	ctx     context.Context
 	brokers []string
 	layout  topics.Layout
@@ -69,7 +70,9 @@ type harness struct {
 	done    chan error
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
+
+func newHarnessTB(t testing.TB) *harness {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,14 +89,14 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, brokers: brokers, layout: layout, codec: cd, cl: cl, clock: &clock{}}
+	h := &harness{t: t, group: kafkatest.Prefix(t) + "engine", ctx: ctx, brokers: brokers, layout: layout, codec: cd, cl: cl, clock: &clock{}}
 	h.clock.ns.Store(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano())
 	kopts := []kgo.Opt{kgo.SeedBrokers(brokers...)}
 	channels := append([]string(nil), topics.Channels...)
 	h.control = &engine.Control{Kafka: kopts, Topic: h.topic("journeys"), Codec: cd, Channels: channels, By: "test"}
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: t.TempDir(), InstanceID: "engine-1",
-		Group:  kafkatest.Prefix(t) + "engine",
+		Group:  h.group,
 		Stream: stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

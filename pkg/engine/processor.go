@@ -76,7 +76,8 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 	if err != nil {
 		return err
 	}
-	fx := journey.Apply(u, in, env, c.Now())
+	// Stored times have millisecond resolution, like the timers.
+	fx := journey.Apply(u, in, env, c.Now().Truncate(time.Millisecond))
 	if err := e.storeUser(c, u, before); err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, map[st
 		return nil, nil, stream.Retryable(err)
 	}
 	if ok {
-		if err := json.Unmarshal(v, u); err != nil {
+		if err := u.UnmarshalBinary(v); err != nil {
 			return nil, nil, fmt.Errorf("stored journey state of user %q: %w", user, err)
 		}
 	}
@@ -130,7 +131,7 @@ func (e *Engine) storeUser(c *stream.Context, u *journey.User, before map[string
 			}
 		}
 	}
-	b, err := json.Marshal(u)
+	b, err := u.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("encode journey state of user %q: %w", u.ID, err)
 	}

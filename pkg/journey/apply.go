@@ -103,8 +103,23 @@ type applier struct {
 	env *Env
 	now time.Time
 	fx  Effects
-	// vars caches the profile and facts views for CEL.
+	// Views of the inputs for CEL, built once per Apply: the profile,
+	// each event, each instance's items (dropped when they change), and
+	// each journey's entry key of each event.
 	profile map[string]any
+	events  map[*records.Event]map[string]any
+	items   map[*Instance][]any
+	keys    map[entryKeyOf]entryKeyResult
+}
+
+type entryKeyOf struct {
+	j  *Journey
+	ev *records.Event
+}
+
+type entryKeyResult struct {
+	key string
+	err error
 }
 
 // journeyOf returns the version inst is pinned to.

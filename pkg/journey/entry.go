@@ -154,7 +154,16 @@ func (a *applier) entryKey(j *Journey, ev *records.Event) (string, error) {
 	if j.Def.Trigger.Key == "" {
 		return "", nil
 	}
-	return j.Expr(j.Def.Trigger.Key).String(a.vars(nil, ev, nil))
+	k := entryKeyOf{j, ev}
+	if r, ok := a.keys[k]; ok {
+		return r.key, r.err
+	}
+	key, err := j.Expr(j.Def.Trigger.Key).String(a.vars(nil, ev, nil))
+	if a.keys == nil {
+		a.keys = map[entryKeyOf]entryKeyResult{}
+	}
+	a.keys[k] = entryKeyResult{key, err}
+	return key, err
 }
 
 // InstanceID is the deterministic ID of the seq-th entry of user into

@@ -16,6 +16,7 @@ func (a *applier) applyStateRule(j *Journey, inst *Instance, r *StateRule, ev *r
 		return
 	}
 	vars := a.vars(inst, ev, nil)
+	delete(a.items, inst) // the items may change
 	fail := func(what string, err error) {
 		a.activity(j, inst, records.ActivityError, "state rule on "+r.On+": "+what+": "+err.Error(), nil)
 	}

@@ -28,26 +28,13 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen) *Vars
 		v.Facts = map[string]any{}
 	}
 	if ev != nil {
-		props, _ := ev.Properties.Map()
-		ctx, _ := ev.Context.Map()
-		v.Event = map[string]any{
-			"name": ev.Name, "type": string(ev.Type), "user_id": ev.UserID, "message_id": ev.MessageID,
-			"session_id": ev.SessionID, "timestamp": ev.Timestamp, "properties": props, "context": ctx,
-		}
+		v.Event = a.eventVars(ev)
 	}
 	if inst != nil {
 		for k, x := range inst.Vars {
 			v.State[k] = x
 		}
-		items := make([]any, 0, len(inst.Items))
-		for _, it := range inst.Items {
-			var value any
-			if len(it.Value) > 0 {
-				_ = json.Unmarshal(it.Value, &value)
-			}
-			items = append(items, map[string]any{"key": it.Key, "quantity": it.Quantity, "value": value})
-		}
-		v.State["items"] = items
+		v.State["items"] = a.itemVars(inst)
 		v.State["entry_key"] = inst.EntryKey
 		v.State["entered_at"] = inst.EnteredAt
 		v.State["step"] = inst.Step
@@ -59,6 +46,46 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen) *Vars
 		v.Receipt = map[string]any{"status": rc.Status, "text": rc.Text, "command_id": rc.CommandID, "at": rc.At}
 	}
 	return v
+}
+
+// eventVars is the event as CEL sees it, parsed once per Apply: an event
+// is matched against many rules and instances.
+func (a *applier) eventVars(ev *records.Event) map[string]any {
+	if m, ok := a.events[ev]; ok {
+		return m
+	}
+	props, _ := ev.Properties.Map()
+	ctx, _ := ev.Context.Map()
+	m := map[string]any{
+		"name": ev.Name, "type": string(ev.Type), "user_id": ev.UserID, "message_id": ev.MessageID,
+		"session_id": ev.SessionID, "timestamp": ev.Timestamp, "properties": props, "context": ctx,
+	}
+	if a.events == nil {
+		a.events = map[*records.Event]map[string]any{}
+	}
+	a.events[ev] = m
+	return m
+}
+
+// itemVars is the instance's item list as CEL sees it, parsed once until
+// a state rule changes the items.
+func (a *applier) itemVars(inst *Instance) []any {
+	if items, ok := a.items[inst]; ok {
+		return items
+	}
+	items := make([]any, 0, len(inst.Items))
+	for _, it := range inst.Items {
+		var value any
+		if len(it.Value) > 0 {
+			_ = json.Unmarshal(it.Value, &value)
+		}
+		items = append(items, map[string]any{"key": it.Key, "quantity": it.Quantity, "value": value})
+	}
+	if a.items == nil {
+		a.items = map[*Instance][]any{}
+	}
+	a.items[inst] = items
+	return items
 }
 
 // profileVars is the profile as CEL sees it, built once per Apply.

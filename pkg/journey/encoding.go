@@ -1,0 +1,301 @@
+package journey
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+// The engine stores a User per key on every event, so its encoding is on
+// the hot path and sets the state size per waiting instance. This is a
+// compact binary form: a format byte, then the fields in a fixed order,
+// lengths and integers as varints, times as Unix milliseconds (the
+// engine's clock resolution for timers), free-form values as their JSON
+// text. JSON (the struct tags) remains for tests and debugging tools.
+
+const userFormatV1 = 1
+
+// MarshalBinary encodes the user's journey state.
+func (u *User) MarshalBinary() ([]byte, error) {
+	e := &binWriter{b: make([]byte, 0, 256)}
+	e.b = append(e.b, userFormatV1)
+	e.str(u.ID)
+	e.uint(uint64(len(u.Instances)))
+	for _, inst := range u.Instances {
+		e.instance(inst)
+	}
+	ids := sortedKeys(u.Entries)
+	e.uint(uint64(len(ids)))
+	for _, id := range ids {
+		l := u.Entries[id]
+		e.str(id)
+		e.uint(uint64(l.Count))
+		e.time(l.Last)
+		e.strs(l.Sessions)
+		keys := sortedKeys(l.Seq)
+		e.uint(uint64(len(keys)))
+		for _, k := range keys {
+			e.str(k)
+			e.uint(uint64(l.Seq[k]))
+		}
+	}
+	e.uint(uint64(len(u.Sends)))
+	for _, s := range u.Sends {
+		e.str(s.Channel)
+		e.time(s.At)
+	}
+	e.strs(u.Unsubscribed)
+	e.time(u.Rate.Start)
+	e.uint(uint64(u.Rate.Count))
+	return e.b, e.err
+}
+
+func (e *binWriter) instance(inst *Instance) {
+	e.str(inst.ID)
+	e.str(inst.Journey)
+	e.uint(uint64(inst.Version))
+	e.str(inst.EntryKey)
+	e.str(inst.Step)
+	e.time(inst.EnteredAt)
+	e.time(inst.StepAt)
+	e.time(inst.WakeAt)
+	e.uint(uint64(inst.Resets))
+	t := &inst.Trigger
+	e.str(t.Name)
+	e.str(t.MessageID)
+	e.time(t.Timestamp)
+	e.str(t.SessionID)
+	e.bytes(t.Properties)
+	e.uint(uint64(len(inst.Items)))
+	for _, it := range inst.Items {
+		e.str(it.Key)
+		e.bytes(it.Value)
+		e.float(it.Quantity)
+	}
+	if len(inst.Vars) == 0 {
+		e.bytes(nil)
+	} else {
+		b, err := json.Marshal(inst.Vars)
+		if err != nil {
+			e.err = fmt.Errorf("instance %s vars: %w", inst.ID, err)
+		}
+		e.bytes(b)
+	}
+	e.uint(uint64(len(inst.Sends)))
+	for _, s := range inst.Sends {
+		e.str(s.Step)
+		e.str(s.CommandID)
+		e.str(s.Channel)
+		e.str(s.Template)
+		e.time(s.At)
+		e.str(s.Status)
+	}
+	e.uint(uint64(len(inst.Replies)))
+	for _, r := range inst.Replies {
+		e.str(string(r.Direction))
+		e.str(r.Text)
+		e.time(r.At)
+		e.str(r.CommandID)
+	}
+	if r := inst.Receipt; r != nil {
+		e.uint(1)
+		e.str(r.CommandID)
+		e.str(r.Status)
+		e.str(r.Text)
+		e.time(r.At)
+	} else {
+		e.uint(0)
+	}
+	e.str(inst.Held)
+	e.time(inst.Due)
+	e.uint(uint64(inst.Seq))
+	e.str(inst.TraceID)
+	e.str(inst.SpanID)
+}
+
+// UnmarshalBinary decodes what MarshalBinary encoded.
+func (u *User) UnmarshalBinary(b []byte) error {
+	if len(b) == 0 || b[0] != userFormatV1 {
+		return errors.New("journey state: unknown format")
+	}
+	d := &binReader{b: b[1:]}
+	*u = User{ID: d.str()}
+	n := d.count()
+	for range n {
+		u.Instances = append(u.Instances, d.instance())
+	}
+	if n = d.count(); n > 0 {
+		u.Entries = make(map[string]*EntryLog, n)
+	}
+	for range n {
+		id := d.str()
+		l := &EntryLog{Count: int(d.uint()), Last: d.time(), Sessions: d.strs()}
+		if m := d.count(); m > 0 {
+			l.Seq = make(map[string]int, m)
+			for range m {
+				k := d.str()
+				l.Seq[k] = int(d.uint())
+			}
+		}
+		u.Entries[id] = l
+	}
+	for range d.count() {
+		u.Sends = append(u.Sends, SendLog{Channel: d.str(), At: d.time()})
+	}
+	u.Unsubscribed = d.strs()
+	u.Rate = RateWindow{Start: d.time(), Count: int(d.uint())}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes after the end", len(d.b))
+	}
+	if d.err != nil {
+		return fmt.Errorf("journey state: %w", d.err)
+	}
+	return nil
+}
+
+func (d *binReader) instance() *Instance {
+	inst := &Instance{
+		ID: d.str(), Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(),
+		EnteredAt: d.time(), StepAt: d.time(), WakeAt: d.time(), Resets: int(d.uint()),
+	}
+	inst.Trigger = TriggerEvent{Name: d.str(), MessageID: d.str(), Timestamp: d.time(), SessionID: d.str(), Properties: d.bytes()}
+	for range d.count() {
+		inst.Items = append(inst.Items, Item{Key: d.str(), Value: d.bytes(), Quantity: d.float()})
+	}
+	if vars := d.bytes(); len(vars) > 0 && d.err == nil {
+		if err := json.Unmarshal(vars, &inst.Vars); err != nil {
+			d.err = fmt.Errorf("instance %s vars: %w", inst.ID, err)
+		}
+	}
+	for range d.count() {
+		inst.Sends = append(inst.Sends, SentMessage{Step: d.str(), CommandID: d.str(), Channel: d.str(), Template: d.str(), At: d.time(), Status: d.str()})
+	}
+	for range d.count() {
+		inst.Replies = append(inst.Replies, records.ConversationMessage{Direction: records.MessageDirection(d.str()), Text: d.str(), At: d.time(), CommandID: d.str()})
+	}
+	if d.uint() == 1 {
+		inst.Receipt = &ReceiptSeen{CommandID: d.str(), Status: d.str(), Text: d.str(), At: d.time()}
+	}
+	inst.Held, inst.Due, inst.Seq = d.str(), d.time(), int(d.uint())
+	inst.TraceID, inst.SpanID = d.str(), d.str()
+	return inst
+}
+
+type binWriter struct {
+	b   []byte
+	err error
+}
+
+func (e *binWriter) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *binWriter) str(s string)    { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *binWriter) bytes(b []byte)  { e.uint(uint64(len(b))); e.b = append(e.b, b...) }
+func (e *binWriter) float(f float64) { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(f)) }
+
+func (e *binWriter) strs(ss []string) {
+	e.uint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+
+// time writes 0 for the zero time, else 1 + Unix milliseconds (zig-zag),
+// so times before 1970 survive too.
+func (e *binWriter) time(t time.Time) {
+	if t.IsZero() {
+		e.uint(0)
+		return
+	}
+	ms := t.UnixMilli()
+	e.uint(1 + uint64(ms<<1^ms>>63))
+}
+
+type binReader struct {
+	b   []byte
+	err error
+}
+
+func (d *binReader) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("truncated at %s", what)
+	}
+	d.b = nil
+}
+
+func (d *binReader) uint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("a varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that must fit in what is left (every element takes
+// at least a byte), so a corrupt length cannot allocate without bound.
+func (d *binReader) count() int {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail("a count")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *binReader) bytes() []byte {
+	n := d.count()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	b := slices.Clone(d.b[:n])
+	d.b = d.b[n:]
+	return b
+}
+
+func (d *binReader) str() string {
+	n := d.count()
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *binReader) strs() []string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for range n {
+		out = append(out, d.str())
+	}
+	return out
+}
+
+func (d *binReader) float() float64 {
+	if len(d.b) < 8 {
+		d.fail("a float")
+		return 0
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return f
+}
+
+func (d *binReader) time() time.Time {
+	v := d.uint()
+	if v == 0 {
+		return time.Time{}
+	}
+	z := v - 1
+	ms := int64(z>>1) ^ -int64(z&1)
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,78 @@
+package journey
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+)
+
+func sampleUser() *User {
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	return &User{
+		ID: "u1",
+		Instances: []*Instance{{
+			ID: "abc", Journey: "abandoned-cart", Version: 3, EntryKey: "c1", Step: "idle",
+			EnteredAt: at, StepAt: at.Add(time.Minute), WakeAt: at.Add(time.Hour), Resets: 2,
+			Trigger: TriggerEvent{Name: "Product Added", MessageID: "m1", Timestamp: at, SessionID: "s1", Properties: json.RawMessage(`{"sku":"A"}`)},
+			Items:   []Item{{Key: "A", Value: json.RawMessage(`{"price":19.9}`), Quantity: 2}, {Key: "B", Quantity: 1}},
+			Vars:    map[string]any{"last_step": "income", "n": 2.0},
+			Sends:   []SentMessage{{Step: "remind", CommandID: "abc/remind/1", Channel: "email", Template: "t", At: at, Status: "opened"}},
+			Replies: []records.ConversationMessage{{Direction: records.Inbound, Text: "price?", At: at, CommandID: "abc/remind/1"}},
+			Receipt: &ReceiptSeen{CommandID: "abc/remind/1", Status: "replied", Text: "price?", At: at},
+			Held:    "quiet_hours", Due: at.Add(-time.Hour), Seq: 7, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
+		}, {ID: "def", Journey: "welcome", Step: "hello", EnteredAt: at, StepAt: at}},
+		Entries:      map[string]*EntryLog{"abandoned-cart": {Count: 3, Last: at, Sessions: []string{"s1"}, Seq: map[string]int{"c1": 2, "c2": 1}}},
+		Sends:        []SendLog{{Channel: "email", At: at}},
+		Unsubscribed: []string{"sms"},
+		Rate:         RateWindow{Start: at, Count: 4},
+	}
+}
+
+func TestUserBinaryRoundTrip(t *testing.T) {
+	u := sampleUser()
+	b, err := u.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got User
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, u) {
+		a, _ := json.Marshal(u)
+		g, _ := json.Marshal(&got)
+		t.Fatalf("round trip:\n%s\n%s", a, g)
+	}
+	j, _ := json.Marshal(u)
+	if len(b) >= len(j)*2/3 {
+		t.Errorf("binary %d bytes, JSON %d: expected well under two thirds", len(b), len(j))
+	}
+	for i := range b { // every truncation is an error, never a panic
+		if err := new(User).UnmarshalBinary(b[:i]); err == nil {
+			t.Fatalf("truncated to %d of %d bytes: no error", i, len(b))
+		}
+	}
+}
+
+func FuzzUserUnmarshalBinary(f *testing.F) {
+	b, _ := sampleUser().MarshalBinary()
+	f.Add(b)
+	f.Add([]byte{userFormatV1, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var u User
+		if err := u.UnmarshalBinary(data); err != nil {
+			return
+		}
+		again, err := u.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v User
+		if err := v.UnmarshalBinary(again); err != nil {
+			t.Fatalf("re-encoding does not decode: %v", err)
+		}
+	})
+}

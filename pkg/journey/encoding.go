@@ -192,10 +192,12 @@ type binWriter struct {
 	err error
 }
 
-func (e *binWriter) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
-func (e *binWriter) str(s string)    { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
-func (e *binWriter) bytes(b []byte)  { e.uint(uint64(len(b))); e.b = append(e.b, b...) }
-func (e *binWriter) float(f float64) { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(f)) }
+func (e *binWriter) uint(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
+func (e *binWriter) str(s string)   { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *binWriter) bytes(b []byte) { e.uint(uint64(len(b))); e.b = append(e.b, b...) }
+func (e *binWriter) float(f float64) {
+	e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(f))
+}
 
 func (e *binWriter) strs(ss []string) {
 	e.uint(uint64(len(ss)))

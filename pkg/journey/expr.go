@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -15,12 +16,31 @@ import (
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
 )
 
 // CostLimit bounds the work of one evaluation, in CEL's cost units (about
 // one per operation, one per list element a comprehension visits). An
 // expression that would exceed it fails instead of stalling its partition.
 const CostLimit = 100_000
+
+// MaxIterations bounds the comprehension iterations (all, exists, map,
+// filter, nested ones counted together) of one evaluation. CEL's cost
+// tracking takes time quadratic in the iterations (cel-go v0.31: every
+// iteration leaves values on its stack, which later steps search), so
+// CostLimit alone would let a condition over a list of 30,000 event
+// properties run for a second; at this bound it takes milliseconds.
+const MaxIterations = 5_000
+
+// spent is a context that is already done. Evaluated with it,
+// cel.InterruptCheckFrequency(MaxIterations) interrupts an evaluation at
+// its MaxIterations-th comprehension iteration: a bound that reads no
+// clock, so a replay evaluates the same.
+var spent = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // maxExprSize bounds an expression's source, in code points, so that
 // parsing and checking stay cheap.
@@ -86,10 +106,8 @@ func CompileExpr(src string) (*Expr, error) {
 		return nil, celError(iss)
 	}
 	prg, err := env.Program(ast,
-		// The cost limit is what bounds an evaluation: Eval takes no
-		// context, so cel.InterruptCheckFrequency would have nothing to
-		// check.
 		cel.CostLimit(CostLimit),
+		cel.InterruptCheckFrequency(MaxIterations),
 		cel.EvalOptions(cel.OptOptimize),
 	)
 	if err != nil {
@@ -141,13 +159,13 @@ type Vars struct {
 
 // Eval evaluates the expression and returns its value as plain Go: nil,
 // bool, int64, uint64, float64, string, []byte, time.Time, time.Duration,
-// []any or map[string]any. A missing key, a type mismatch or exceeding
-// CostLimit is an error.
+// []any or map[string]any. A missing key, a type mismatch, exceeding
+// CostLimit or MaxIterations is an error.
 func (e *Expr) Eval(v *Vars) (any, error) {
 	if v == nil {
 		v = &Vars{}
 	}
-	out, _, err := e.prg.Eval(map[string]any{
+	out, _, err := e.prg.ContextEval(spent, map[string]any{
 		varEvent:   orEmpty(v.Event),
 		varProfile: orEmpty(v.Profile),
 		varFacts:   orEmpty(v.Facts),
@@ -155,7 +173,14 @@ func (e *Expr) Eval(v *Vars) (any, error) {
 		varReceipt: orEmpty(v.Receipt),
 		varNow:     v.Now,
 	})
-	if err != nil {
+	var cancelled interpreter.EvalCancelledError
+	switch {
+	case err == nil:
+	case errors.Is(err, interpreter.InterruptError{}):
+		return nil, fmt.Errorf("evaluate %q: more than %d iterations", e.src, MaxIterations)
+	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
+		return nil, fmt.Errorf("evaluate %q: cost limit of %d exceeded", e.src, CostLimit)
+	default:
 		return nil, fmt.Errorf("evaluate %q: %w", e.src, err)
 	}
 	g, err := goValue(out)

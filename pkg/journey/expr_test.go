@@ -113,35 +113,49 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
-// No expression can stall a partition: CostLimit stops it, quickly.
-func TestEvalCostLimit(t *testing.T) {
-	big := make([]any, 1_000_000)
-	for i := range big {
-		big[i] = float64(i)
+// No expression can stall a partition: CostLimit and MaxIterations stop
+// it, quickly.
+func TestEvalLimits(t *testing.T) {
+	list := func(n int) *Vars {
+		l := make([]any, n)
+		for i := range l {
+			l[i] = float64(i)
+		}
+		return &Vars{Event: map[string]any{"properties": map[string]any{"list": l}}}
 	}
 	hundred := "[" + strings.TrimSuffix(strings.Repeat("1,", 100), ",") + "]"
-	for _, src := range []string{
-		"event.properties.big.all(x, x >= 0.0)",
-		"event.properties.big.map(x, x * 2.0).size() > 0",
-		hundred + ".all(a, " + hundred + ".all(b, " + hundred + ".all(c, a + b + c > 0)))",
+	for _, tc := range []struct {
+		src  string
+		n    int
+		want string // "" for success
+	}{
+		{"event.properties.list.all(x, x >= 0.0)", MaxIterations - 1, ""},
+		{"event.properties.list.all(x, x >= 0.0)", MaxIterations + 1, "more than 5000 iterations"},
+		{"event.properties.list.all(x, x >= 0.0)", 1_000_000, "more than 5000 iterations"},
+		{"event.properties.list.filter(x, x < 0.0).size() == 0", 1_000_000, "more than 5000 iterations"},
+		{"event.properties.list.exists(x, x < 0.0)", 1_000_000, "more than 5000 iterations"},
+		// Nested comprehensions count together: 60 x 100.
+		{"event.properties.list.all(a, " + hundred + ".all(b, a + 1.0 > 0.0))", 60, "more than 5000 iterations"},
+		{"event.properties.list.all(a, " + hundred + ".all(b, a + 1.0 > 0.0))", 40, ""},
+		// Few iterations, much work each: the cost limit.
+		{"event.properties.list.all(x, event.properties.list + [x] != event.properties.list)", 3000, "cost limit of 100000 exceeded"},
+		{"event.properties.list.map(x, string(x)).join(',').size() > 0", 4000, ""},
 	} {
-		e, err := CompileExpr(src)
+		e, err := CompileExpr(tc.src)
 		if err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, err = e.Eval(&Vars{Event: map[string]any{"properties": map[string]any{"big": big}}})
-		if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
-			t.Errorf("%.60s: error %v, want the cost limit", src, err)
+		_, err = e.Eval(list(tc.n))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%.60s over %d: %v", tc.src, tc.n, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%.60s over %d: error %v, want %q", tc.src, tc.n, err, tc.want)
 		}
 		if d := time.Since(start); d > time.Second {
-			t.Errorf("%.60s: stopped after %v", src, d)
+			t.Errorf("%.60s over %d: took %v", tc.src, tc.n, d)
 		}
-	}
-	// Within the limit the same shape evaluates.
-	e, _ := CompileExpr("event.properties.big.all(x, x >= 0.0)")
-	if ok, err := e.Bool(&Vars{Event: map[string]any{"properties": map[string]any{"big": big[:1000]}}}); err != nil || !ok {
-		t.Errorf("1000 elements: %v, %v", ok, err)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -119,7 +118,9 @@ func (e *binWriter) instance(inst *Instance) {
 	e.str(inst.SpanID)
 }
 
-// UnmarshalBinary decodes what MarshalBinary encoded.
+// UnmarshalBinary decodes what MarshalBinary encoded. The user's free-form
+// values (trigger properties, item values) share memory with b, which the
+// caller must therefore not modify afterwards.
 func (u *User) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 || b[0] != userFormatV1 {
 		return errors.New("journey state: unknown format")
@@ -255,7 +256,7 @@ func (d *binReader) bytes() []byte {
 	if d.err != nil || n == 0 {
 		return nil
 	}
-	b := slices.Clone(d.b[:n])
+	b := d.b[:n:n]
 	d.b = d.b[n:]
 	return b
 }

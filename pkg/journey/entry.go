@@ -32,7 +32,7 @@ func (a *applier) enter(j *Journey, ev *records.Event) {
 			return // already running for this key: the event updated it
 		}
 	}
-	vars := a.vars(nil, ev, nil)
+	vars := a.vars(nil, ev, nil, uses(j.Expr(t.When), j.Expr(t.Audience)))
 	if t.When != "" {
 		ok, err := j.Expr(t.When).Bool(vars)
 		if err != nil {
@@ -158,7 +158,8 @@ func (a *applier) entryKey(j *Journey, ev *records.Event) (string, error) {
 	if r, ok := a.keys[k]; ok {
 		return r.key, r.err
 	}
-	key, err := j.Expr(j.Def.Trigger.Key).String(a.vars(nil, ev, nil))
+	e := j.Expr(j.Def.Trigger.Key)
+	key, err := e.String(a.vars(nil, ev, nil, uses(e)))
 	if a.keys == nil {
 		a.keys = map[entryKeyOf]entryKeyResult{}
 	}

@@ -77,7 +77,14 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 		return a.hold(j, inst, d)
 	}
 
-	vars := a.vars(inst, a.eventOr(inst, ev), nil)
+	need := needAll // the default payload has the event, state and traits
+	if len(s.Payload) > 0 {
+		need = uses(j.Expr(s.Locale))
+		for _, src := range s.Payload {
+			need |= uses(j.Expr(src))
+		}
+	}
+	vars := a.vars(inst, a.eventOr(inst, ev), nil, need)
 	payload, err := a.payload(j, inst, s, vars)
 	if err != nil {
 		a.activity(j, inst, records.ActivityError, "payload: "+err.Error(), nil)
@@ -207,7 +214,7 @@ func (a *applier) handoff(j *Journey, inst *Instance, st *Step) {
 	}
 	conv = append(conv, inst.Replies...)
 	slices.SortStableFunc(conv, func(x, y records.ConversationMessage) int { return x.At.Compare(y.At) })
-	vars := a.vars(inst, nil, nil)
+	vars := a.vars(inst, nil, nil, needAll)
 	profile, _ := records.NewJSON(jsonValue(vars.Profile))
 	payload, _ := records.NewJSON(jsonValue(map[string]any{"state": vars.State, "queue": h.Queue, "note": h.Note, "trigger": inst.Trigger.Name}))
 	a.fx.Handoffs = append(a.fx.Handoffs, records.Handoff{

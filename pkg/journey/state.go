@@ -15,7 +15,16 @@ func (a *applier) applyStateRule(j *Journey, inst *Instance, r *StateRule, ev *r
 	if r.When != "" && !a.holds(j, inst, r.When, ev, nil, "state.when") {
 		return
 	}
-	vars := a.vars(inst, ev, nil)
+	exprs := []*Expr{}
+	for _, ir := range []*ItemRule{r.AddItem, r.RemoveItem} {
+		if ir != nil {
+			exprs = append(exprs, j.Expr(ir.Key), j.Expr(ir.Value), j.Expr(ir.Quantity))
+		}
+	}
+	for _, src := range r.Set {
+		exprs = append(exprs, j.Expr(src))
+	}
+	vars := a.vars(inst, ev, nil, uses(exprs...))
 	delete(a.items, inst) // the items may change
 	fail := func(what string, err error) {
 		a.activity(j, inst, records.ActivityError, "state rule on "+r.On+": "+what+": "+err.Error(), nil)

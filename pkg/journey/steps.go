@@ -112,7 +112,8 @@ func (a *applier) waitUntil(j *Journey, inst *Instance, at time.Time, what strin
 // AtTime in the user's time zone, or at the Until timestamp.
 func (a *applier) delayUntil(j *Journey, inst *Instance, d *Delay, ev *records.Event) (time.Time, error) {
 	if d.Until != "" {
-		return j.Expr(d.Until).Time(a.vars(inst, a.eventOr(inst, ev), nil))
+		e := j.Expr(d.Until)
+		return e.Time(a.vars(inst, a.eventOr(inst, ev), nil, uses(e)))
 	}
 	at := a.now.Add(j.Duration(d.For))
 	if d.AtTime != "" {

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -22,15 +24,18 @@ import (
 //	         {key, quantity, value}), entry_key, entered_at, step
 //	receipt  status, text, channel, command_id, at
 //	now      the engine's time
-func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen) *Vars {
-	v := &Vars{Event: map[string]any{}, Profile: a.profileVars(), Facts: a.env.Facts, State: map[string]any{}, Receipt: map[string]any{}, Now: a.now}
+func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen, need varSet) *Vars {
+	v := &Vars{Event: map[string]any{}, Facts: a.env.Facts, State: map[string]any{}, Receipt: map[string]any{}, Now: a.now}
+	if need&needProfile != 0 {
+		v.Profile = a.profileVars()
+	}
 	if v.Facts == nil {
 		v.Facts = map[string]any{}
 	}
-	if ev != nil {
+	if ev != nil && need&needEvent != 0 {
 		v.Event = a.eventVars(ev)
 	}
-	if inst != nil {
+	if inst != nil && need&needState != 0 {
 		for k, x := range inst.Vars {
 			v.State[k] = x
 		}
@@ -38,11 +43,11 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen) *Vars
 		v.State["entry_key"] = inst.EntryKey
 		v.State["entered_at"] = inst.EnteredAt
 		v.State["step"] = inst.Step
-		if rc == nil {
-			rc = inst.Receipt
-		}
 	}
-	if rc != nil {
+	if rc == nil && inst != nil {
+		rc = inst.Receipt
+	}
+	if rc != nil && need&needReceipt != 0 {
 		v.Receipt = map[string]any{"status": rc.Status, "text": rc.Text, "command_id": rc.CommandID, "at": rc.At}
 	}
 	return v
@@ -117,7 +122,8 @@ func (a *applier) holds(j *Journey, inst *Instance, src string, ev *records.Even
 	if src == "" {
 		return true
 	}
-	ok, err := j.Expr(src).Bool(a.vars(inst, ev, rc))
+	e := j.Expr(src)
+	ok, err := e.Bool(a.vars(inst, ev, rc, uses(e)))
 	if err != nil {
 		a.activity(j, inst, records.ActivityError, where+": "+err.Error(), nil)
 		return false
@@ -191,4 +197,54 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// varSet says which CEL variables an evaluation needs, so the costly ones
+// (the items, the profile's traits) are only built when read.
+type varSet uint8
+
+const (
+	needEvent varSet = 1 << iota
+	needProfile
+	needState
+	needReceipt
+	needAll varSet = 0xff
+)
+
+var varNames = []struct {
+	re  *regexp.Regexp
+	set varSet
+}{
+	{regexp.MustCompile(`\bevent\b`), needEvent},
+	{regexp.MustCompile(`\bprofile\b`), needProfile},
+	{regexp.MustCompile(`\bstate\b`), needState},
+	{regexp.MustCompile(`\breceipt\b`), needReceipt},
+}
+
+// usesCache holds uses' answer per expression.
+var usesCache sync.Map // *Expr -> varSet
+
+// uses returns the variables the expressions may read: a variable is
+// built if its name appears as a word in the source. That can only
+// over-approximate (a string literal naming it), never miss a reference.
+func uses(exprs ...*Expr) varSet {
+	var set varSet
+	for _, e := range exprs {
+		if e == nil {
+			continue
+		}
+		if v, ok := usesCache.Load(e); ok {
+			set |= v.(varSet)
+			continue
+		}
+		var s varSet
+		for _, n := range varNames {
+			if n.re.MatchString(e.Source()) {
+				s |= n.set
+			}
+		}
+		usesCache.Store(e, s)
+		set |= s
+	}
+	return set
 }

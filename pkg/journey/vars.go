@@ -3,8 +3,8 @@ package journey
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"

@@ -118,6 +118,16 @@ func (c *Codec) AppendEncode(ctx context.Context, dst []byte, topic string, r re
 	if b == nil || w == nil {
 		return dst, fmt.Errorf("codec: encode %T: no schema for %s", r, name)
 	}
+	if enc := direct[name]; enc != nil {
+		if c.registry == nil {
+			return enc(appendSingleObjectHeader(dst, w.fingerprint), r)
+		}
+		id, err := c.schemaID(ctx, c.strategy(topic, name), w)
+		if err != nil {
+			return dst, err
+		}
+		return enc(appendConfluentHeader(dst, id), r)
+	}
 	native, err := b.encode(r)
 	if err != nil {
 		return dst, err

@@ -207,6 +207,9 @@ func (c *Codec) DecodeNative(ctx context.Context, data []byte) (recordName strin
 }
 
 func (c *Codec) decodeInto(w *writerSchema, h Header, inputLen int, into records.Record) error {
+	if read, own := readers[w.name], c.own[w.name]; read != nil && own != nil && w.fingerprint == own.fingerprint && read(h.Body, into) {
+		return nil
+	}
 	b := bindings[w.name]
 	if b == nil {
 		return &WrongTypeError{Want: into.AvroName(), Got: w.name}

@@ -1,8 +1,10 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/schemas"
@@ -60,4 +62,76 @@ func appendOptString(b []byte, s string) []byte {
 		return appendLong(b, 0)
 	}
 	return appendString(appendLong(b, 1), s)
+}
+
+// readers decode the body of Beckon's own schema straight into the Go
+// type, for records written with it (the common case: Beckon's producers
+// and the sample tools). They report false on anything unexpected; the
+// caller then takes the general path, which explains the error.
+var readers = map[string]func(body []byte, into records.Record) bool{
+	schemas.Event: func(body []byte, into records.Record) bool {
+		e, ok := into.(*records.Event)
+		return ok && readEvent(body, e)
+	},
+}
+
+var eventTypes = []records.EventType{records.EventTrack, records.EventIdentify, records.EventPage}
+
+func readEvent(body []byte, e *records.Event) bool {
+	r := &bodyReader{b: body, ok: true}
+	*e = records.Event{MessageID: r.str()}
+	if t := r.long(); t >= 0 && t < int64(len(eventTypes)) {
+		e.Type = eventTypes[t]
+	} else {
+		return false
+	}
+	e.Name = r.optStr()
+	e.UserID = r.str()
+	e.AnonymousID = r.optStr()
+	if ts := time.UnixMilli(r.long()).UTC(); !ts.IsZero() {
+		e.Timestamp = ts
+	}
+	e.Properties = records.JSON(r.bytes())
+	e.Context = records.JSON(r.bytes())
+	e.SessionID = r.optStr()
+	return r.ok && len(r.b) == 0
+}
+
+type bodyReader struct {
+	b  []byte
+	ok bool
+}
+
+func (r *bodyReader) long() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.b, r.ok = nil, false
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *bodyReader) bytes() []byte {
+	n := r.long()
+	if n < 0 || n > int64(len(r.b)) {
+		r.b, r.ok = nil, false
+		return nil
+	}
+	out := bytes.Clone(r.b[:n])
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *bodyReader) str() string { return string(r.bytes()) }
+
+func (r *bodyReader) optStr() string {
+	switch r.long() {
+	case 0:
+		return ""
+	case 1:
+		return r.str()
+	}
+	r.b, r.ok = nil, false
+	return ""
 }

@@ -98,3 +98,54 @@ func BenchmarkEncodeActivity(b *testing.B) {
 		}
 	})
 }
+
+// TestDirectEventMatchesGoavro: the direct event reader gives the same
+// record as the general path for events written with Beckon's schema, and
+// truncated or corrupted bodies still fail with the general path's errors.
+func TestDirectEventMatchesGoavro(t *testing.T) {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w := c.own[schemas.Event]
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		e := records.Event{
+			MessageID: fmt.Sprintf("m%d", i), Type: []records.EventType{records.EventTrack, records.EventIdentify, records.EventPage}[i%3],
+			UserID: fmt.Sprintf("user-%d", rng.IntN(1000)), Timestamp: time.UnixMilli(rng.Int64N(1<<42) - 1<<41).UTC(),
+		}
+		if i%2 == 0 {
+			e.Name, e.AnonymousID, e.SessionID = "Product Added", "anon-1", "s-1"
+			e.Properties = records.JSON(fmt.Sprintf(`{"sku":"A","price":%d.5,"name":"caf\u00e9"}`, i))
+			e.Context = records.JSON(`{"ip":"127.0.0.1"}`)
+		}
+		data, err := c.Encode(ctx, "events", e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got records.Event
+		if err := c.Decode(ctx, data, &got); err != nil {
+			t.Fatal(err)
+		}
+		var want records.Event
+		h, _ := ParseHeader(data)
+		native, err := w.decode(h.Body, len(data), h.headerLen())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFields(w, native)
+		bindings[schemas.Event].decode(f, &want)
+		if *f.err != nil {
+			t.Fatal(*f.err)
+		}
+		if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+			t.Fatalf("event %d:\ndirect %#v\ngoavro %#v", i, got, want)
+		}
+		for cut := len(data) - 1; cut > len(data)-4 && cut > 10; cut-- {
+			if err := c.Decode(ctx, data[:cut], &got); err == nil {
+				t.Fatalf("event %d cut to %d bytes decoded", i, cut)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,8 @@ var spent = func() context.Context {
 // parsing and checking stay cheap.
 const maxExprSize = 10_000
 
-// The CEL variables every expression may use.
+// The CEL variables. Validate limits which ones an expression may use by
+// where it runs (the trigger has no state yet).
 const (
 	varEvent   = "event"
 	varProfile = "profile"
@@ -124,6 +126,7 @@ func CompileExpr(src string) (*Expr, error) {
 			}
 		}
 	}
+	slices.Sort(e.vars)
 	return e, nil
 }
 

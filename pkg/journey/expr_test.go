@@ -248,3 +248,31 @@ func TestExprConversions(t *testing.T) {
 		t.Errorf("Source() = %q", e.Source())
 	}
 }
+
+// BenchmarkEval measures a typical condition over JSON properties and a
+// comprehension over a cart.
+func BenchmarkEval(b *testing.B) {
+	v := &Vars{
+		Event: map[string]any{"properties": map[string]any{"total": 42.5, "cart_id": "c1"}},
+		State: map[string]any{"items": []any{
+			map[string]any{"key": "p1", "quantity": 2.0, "value": map[string]any{"price": 12.5}},
+			map[string]any{"key": "p2", "quantity": 1.0, "value": map[string]any{"price": 120.0}},
+		}},
+	}
+	for _, src := range []string{
+		"event.properties.total > 10 && has(event.properties.cart_id)",
+		"state.items.exists(i, i.value.price > 100.0)",
+	} {
+		e, err := CompileExpr(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(src, func(b *testing.B) {
+			for b.Loop() {
+				if ok, err := e.Bool(v); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+	}
+}

@@ -168,9 +168,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if !d.budget(n) {
 		return
 	}
-	if _, ok := d.pos[path]; !ok {
-		d.pos[path] = position{n.Line, n.Column}
-	}
+	d.pos[path] = position{n.Line, n.Column}
 	n = resolve(n)
 	if n.Kind == yaml.AliasNode {
 		d.fail(n, path, "alias %q names nothing", n.Value)
@@ -200,7 +198,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			name := p.key.Value
 			i, ok := fields.index[name]
 			if !ok {
-				d.fail(p.key, fieldPath(path, name), "unknown field; %s", fields.suggest(name))
+				d.fail(p.key, keyPath(path, name), "unknown field; %s", fields.suggest(name))
 				continue
 			}
 			d.decode(p.val, v.Field(i), fieldPath(path, name))

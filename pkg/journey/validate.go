@@ -1,9 +1,11 @@
 package journey
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -87,26 +89,16 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalidJou
 // newValidationError sorts errs by position; those without one go last, in
 // the order found.
 func newValidationError(errs []FieldError) *ValidationError {
-	slices.SortStableFunc(errs, func(a, b FieldError) int {
-		switch {
-		case a.Line == 0 || b.Line == 0:
-			return boolCmp(a.Line == 0, b.Line == 0)
-		case a.Line != b.Line:
-			return a.Line - b.Line
+	line := func(e FieldError) int {
+		if e.Line == 0 {
+			return math.MaxInt
 		}
-		return a.Column - b.Column
+		return e.Line
+	}
+	slices.SortStableFunc(errs, func(a, b FieldError) int {
+		return cmp.Or(cmp.Compare(line(a), line(b)), cmp.Compare(a.Column, b.Column))
 	})
 	return &ValidationError{Errors: errs}
-}
-
-func boolCmp(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }
 
 // ParseDuration parses a positive duration: Go's units (ns, us, ms, s, m,

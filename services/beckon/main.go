@@ -1,5 +1,6 @@
 // Command beckon is the operator's CLI: `beckon topics apply|check` for
-// provisioning, and `beckon dev` to run everything on an embedded Kafka.
+// provisioning, `beckon journeys validate` for authors, and `beckon dev` to
+// run everything on an embedded Kafka.
 package main
 
 import (
@@ -18,6 +19,8 @@ Usage:
   beckon dev                 run Beckon on an embedded Kafka with sample traffic
   beckon topics apply        create missing topics, set drifted configs
   beckon topics check        report drift from the declared topics; exit 1 on drift
+  beckon journeys validate FILE...
+                             check journey definitions; exit 1 if any is invalid
 
 Run 'beckon COMMAND -h' for a command's flags. Every flag can also be set
 with its BECKON_* environment variable (see docs/configuration.md).
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = c.dev(ctx, rest)
 	case "topics":
 		return c.topics(ctx, rest)
+	case "journeys":
+		return c.journeys(rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/topics"
+)
+
+const validJourney = `id: welcome
+trigger: {event: Signed Up}
+steps:
+  - id: hello
+    send: {channel: email, template: welcome}
+`
+
+// A LINE channel is custom: valid only when configured.
+const lineJourney = `id: line-promo
+trigger: {event: Browsed}
+steps:
+  - id: promo
+    send: {channel: line, template: promo}
+`
+
+const invalidJourney = `id: Broken
+trigger:
+  evnt: Signed Up
+steps:
+  - id: hello
+    send: {channel: email, template: welcome}
+    next: nowhere
+  - id: check
+    branch:
+      cases:
+        - {when: 'evnt.x > 1', next: exit}
+`
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestJourneysValidate(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"valid.yaml": validJourney, "line.yaml": lineJourney, "invalid.yaml": invalidJourney})
+	path := func(name string) string { return filepath.Join(dir, name) }
+
+	code, out, errs := beckon(t, nil, "journeys", "validate", path("valid.yaml"))
+	if code != 0 || out != path("valid.yaml")+": ok (journey welcome, 1 step)\n" {
+		t.Errorf("valid: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Parse problems come first and alone: a definition that does not
+	// decode is not validated.
+	code, out, errs = beckon(t, nil, "journeys", "validate", path("valid.yaml"), path("invalid.yaml"))
+	want := path("valid.yaml") + ": ok (journey welcome, 1 step)\n" +
+		path("invalid.yaml") + `:3:3: trigger.evnt: unknown field; did you mean "event"?` + "\n" +
+		"1 of 2 files invalid\n"
+	if code != 1 || out != want {
+		t.Errorf("invalid: exit %d, want 1\ngot:\n%s%s\nwant:\n%s", code, out, errs, want)
+	}
+
+	// Once it decodes, every semantic problem, sorted by position.
+	fixed := strings.Replace(invalidJourney, "evnt: Signed Up", "event: Signed Up", 1)
+	if err := os.WriteFile(path("invalid.yaml"), []byte(fixed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = beckon(t, nil, "journeys", "validate", path("invalid.yaml"))
+	want = path("invalid.yaml") + `:1:5: id: "Broken": want lowercase letters, digits and dashes (not first or last), at most 64` + "\n" +
+		path("invalid.yaml") + `:7:11: steps[0].next: unknown step "nowhere"; steps are hello, check` + "\n" +
+		path("invalid.yaml") + `:11:18: steps[1].branch.cases[0].when: CEL error at 1:1: undeclared reference to 'evnt'` + "\n" +
+		"1 of 1 files invalid\n"
+	if code != 1 || out != want {
+		t.Errorf("semantic problems: exit %d\ngot:\n%s\nwant:\n%s", code, out, want)
+	}
+
+	// Custom channels: the flag, or BECKON_CHANNELS as for `beckon topics`.
+	code, out, _ = beckon(t, nil, "journeys", "validate", path("line.yaml"))
+	if code != 1 || !strings.Contains(out, `:5:21: steps[0].send.channel: unknown channel "line"`) {
+		t.Errorf("line without --channels: exit %d\n%s", code, out)
+	}
+	if code, out, errs := beckon(t, nil, "journeys", "validate", "--channels", "line,viber", path("line.yaml")); code != 0 {
+		t.Errorf("--channels line: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := beckon(t, map[string]string{"BECKON_CHANNELS": "line"}, "journeys", "validate", path("line.yaml")); code != 0 {
+		t.Errorf("BECKON_CHANNELS=line: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// The example definitions shipped with the docs validate.
+func TestJourneysValidateExamples(t *testing.T) {
+	files, _ := filepath.Glob("../../pkg/journey/testdata/valid/*")
+	if len(files) == 0 {
+		t.Fatal("no examples")
+	}
+	code, out, errs := beckon(t, nil, append([]string{"journeys", "validate"}, files...)...)
+	if code != 0 || strings.Count(out, ": ok (journey ") != len(files) {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestJourneysValidateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"journeys"},
+		{"journeys", "check", "x.yaml"},
+		{"journeys", "validate"},
+		{"journeys", "validate", "--nope", "x.yaml"},
+		{"journeys", "validate", "/does/not/exist.yaml"},
+	} {
+		if code, _, _ := beckon(t, nil, args...); code != 2 {
+			t.Errorf("beckon %q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// journey.DefaultChannels and the topics' built-in channels are one list:
+// a journey can send on exactly the channels that have a topic.
+func TestDefaultChannelsHaveTopics(t *testing.T) {
+	if !slices.Equal(journey.DefaultChannels, topics.Channels) {
+		t.Errorf("journey.DefaultChannels %v, topics.Channels %v", journey.DefaultChannels, topics.Channels)
+	}
+}

@@ -1,16 +1,29 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/records"
 
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
+
+const journeysUsage = `usage: beckon journeys validate [--channels a,b] FILE...
+       beckon journeys publish [flags] FILE...     publish each file as its journey's next version, live
+       beckon journeys pause|resume|archive [flags] JOURNEY_ID...
+`
 
 // journeysSettings are the flags of `beckon journeys validate`: the
 // custom channels, the same setting `beckon topics` provisions them from.
@@ -22,9 +35,12 @@ var journeysSettings = func() []settings.Setting {
 // journeys runs `beckon journeys validate FILE...`: it prints every problem
 // of every file as FILE:LINE:COL: PATH: REASON and exits 1 if any file is
 // invalid.
-func (c *cli) journeys(args []string) int {
+func (c *cli) journeys(ctx context.Context, args []string) int {
+	if len(args) > 0 && slices.Contains([]string{"publish", "pause", "resume", "archive"}, args[0]) {
+		return c.journeysControl(ctx, args[0], args[1:])
+	}
 	if len(args) == 0 || args[0] != "validate" {
-		fmt.Fprint(c.stderr, "usage: beckon journeys validate [--channels a,b] FILE...\n")
+		fmt.Fprint(c.stderr, journeysUsage)
 		return 2
 	}
 	fs := flag.NewFlagSet("beckon journeys validate", flag.ContinueOnError)
@@ -91,4 +107,95 @@ func problemLine(file string, fe journey.FieldError) string {
 		return fmt.Sprintf("%s: %s", loc, fe.Reason)
 	}
 	return fmt.Sprintf("%s: %s: %s", loc, fe.Path, fe.Reason)
+}
+
+// journeysControl runs `beckon journeys publish|pause|resume|archive`: it
+// writes the journeys topic of a running deployment, which every engine
+// follows. The Kafka connection and topic layout flags are those of
+// `beckon topics`.
+func (c *cli) journeysControl(ctx context.Context, verb string, args []string) int {
+	fs := flag.NewFlagSet("beckon journeys "+verb, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	conn := kafkaconn.RegisterFlags(fs, c.getenv)
+	layoutFlags := topics.RegisterFlags(fs, c.getenv)
+	by := fs.String("by", c.getenv("USER"), "who publishes, recorded with the version")
+	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprint(c.stderr, journeysUsage)
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(c.stderr, "beckon journeys %s: %v\n", verb, err)
+		return 1
+	}
+	cfg, err := conn.Config()
+	if err != nil {
+		return fail(err)
+	}
+	opts, err := layoutFlags.Options(cfg.TopicPrefix)
+	if err != nil {
+		return fail(err)
+	}
+	kopts, err := cfg.ClientOpts()
+	if err != nil {
+		return fail(err)
+	}
+	var codecOpts []codec.Option
+	if cfg.SchemaRegistry.URL != "" {
+		reg, err := cfg.Registry()
+		if err != nil {
+			return fail(err)
+		}
+		codecOpts = append(codecOpts, codec.WithRegistry(reg))
+	}
+	cd, err := codec.New(codecOpts...)
+	if err != nil {
+		return fail(err)
+	}
+	control := &engine.Control{
+		Kafka: kopts, Topic: cfg.Topic("journeys"), Codec: cd, By: *by,
+		Channels: append(slices.Clone(journey.DefaultChannels), opts.Channels...),
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	code := 0
+	for _, arg := range fs.Args() {
+		switch verb {
+		case "publish":
+			data, err := os.ReadFile(arg)
+			if err != nil {
+				code = fail(err)
+				continue
+			}
+			format := records.FormatYAML
+			if strings.HasSuffix(arg, ".json") {
+				format = records.FormatJSON
+			}
+			v, err := control.Publish(ctx, data, format)
+			var ve *journey.ValidationError
+			if errors.As(err, &ve) {
+				for _, fe := range ve.Errors {
+					fmt.Fprintln(c.stdout, problemLine(arg, fe))
+				}
+				code = 1
+				continue
+			}
+			if err != nil {
+				code = fail(fmt.Errorf("%s: %w", arg, err))
+				continue
+			}
+			fmt.Fprintf(c.stdout, "%s: published as version %d, live\n", arg, v)
+		default:
+			state := map[string]records.JourneyState{"pause": records.JourneyPaused, "resume": records.JourneyLive, "archive": records.JourneyArchived}[verb]
+			if err := control.SetState(ctx, arg, state); err != nil {
+				code = fail(err)
+				continue
+			}
+			fmt.Fprintf(c.stdout, "%s: %s\n", arg, state)
+		}
+	}
+	return code
 }

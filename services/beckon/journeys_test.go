@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -127,5 +136,66 @@ func TestJourneysValidateUsage(t *testing.T) {
 func TestDefaultChannelsHaveTopics(t *testing.T) {
 	if !slices.Equal(journey.DefaultChannels, topics.Channels) {
 		t.Errorf("journey.DefaultChannels %v, topics.Channels %v", journey.DefaultChannels, topics.Channels)
+	}
+}
+
+// TestJourneysControl: publish writes validated versions to the journeys
+// topic of a running deployment; pause, resume and archive change the
+// journey's state there, as every engine's catalog sees it.
+func TestJourneysControl(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	prefix := kafkatest.Prefix(t)
+	env := map[string]string{
+		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
+		"BECKON_REPLICATION_FACTOR": "1", "BECKON_PARTITIONS": "2", "USER": "ada",
+	}
+	if code, out, errs := beckon(t, env, "topics", "apply"); code != 0 {
+		t.Fatalf("topics apply: %d\n%s%s", code, out, errs)
+	}
+	dir := writeFiles(t, map[string]string{"valid.yaml": validJourney, "invalid.yaml": invalidJourney})
+	code, out, errs := beckon(t, env, "journeys", "publish", filepath.Join(dir, "valid.yaml"))
+	if code != 0 || !strings.Contains(out, "published as version 1, live") {
+		t.Fatalf("publish: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = beckon(t, env, "journeys", "publish", filepath.Join(dir, "valid.yaml"))
+	if code != 0 || !strings.Contains(out, "version 2") {
+		t.Fatalf("second publish: exit %d\n%s", code, out)
+	}
+	code, out, _ = beckon(t, env, "journeys", "publish", filepath.Join(dir, "invalid.yaml"))
+	if code != 1 || !strings.Contains(out, "invalid.yaml:") {
+		t.Fatalf("publishing an invalid definition: exit %d, want 1 with its problems\n%s", code, out)
+	}
+	state := func() records.JourneyState {
+		cd, _ := codec.New()
+		cat := engine.NewCatalog(journey.DefaultChannels, slog.New(slog.DiscardHandler))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ready := make(chan struct{})
+		go func() { _ = cat.Follow(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, prefix+"journeys", cd, ready) }()
+		<-ready
+		if v := cat.Version("welcome", 2); v == nil || v.Def.Steps[0].Send.Template != "welcome" {
+			t.Fatalf("version 2 not in the catalog")
+		}
+		return cat.State("welcome")
+	}
+	if s := state(); s != records.JourneyLive {
+		t.Fatalf("state after publish %q", s)
+	}
+	for _, step := range []struct {
+		verb string
+		want records.JourneyState
+	}{{"pause", records.JourneyPaused}, {"resume", records.JourneyLive}, {"archive", records.JourneyArchived}} {
+		if code, out, errs := beckon(t, env, "journeys", step.verb, "welcome"); code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", step.verb, code, out, errs)
+		}
+		if s := state(); s != step.want {
+			t.Fatalf("after %s: state %q, want %q", step.verb, s, step.want)
+		}
+	}
+	if code, _, errs := beckon(t, env, "journeys", "resume", "welcome"); code != 1 || !strings.Contains(errs, "archived") {
+		t.Fatalf("resuming an archived journey: exit %d\n%s", code, errs)
+	}
+	if code, _, errs := beckon(t, env, "journeys", "pause", "nope"); code != 1 || !strings.Contains(errs, "no published version") {
+		t.Fatalf("pausing an unknown journey: exit %d\n%s", code, errs)
 	}
 }

@@ -20,6 +20,7 @@ Usage:
   beckon topics apply        create missing topics, set drifted configs
   beckon topics check        report drift from the declared topics; exit 1 on drift
   beckon journeys validate FILE...
+  beckon journeys publish FILE... | pause|resume|archive JOURNEY_ID...
                              check journey definitions; exit 1 if any is invalid
 
 Run 'beckon COMMAND -h' for a command's flags. Every flag can also be set
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "topics":
 		return c.topics(ctx, rest)
 	case "journeys":
-		return c.journeys(rest)
+		return c.journeys(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -182,12 +182,9 @@ func (a *applier) eventForInstance(j *Journey, inst *Instance, ev *records.Event
 	key, keyErr := a.entryKey(j, ev)
 	sameKey := keyErr == nil && key == inst.EntryKey
 	state := a.env.Catalog.State(j.Def.ID)
-	for _, x := range j.Def.Exit {
-		if x.Event == ev.Name && (sameKey || x.AnyKey) && a.holds(j, inst, x.When, ev, nil, "exit") {
-			a.end(inst, j, "exit event "+ev.Name)
-			return
-		}
-	}
+	// The goal comes before the exit rules: a journey that also exits on
+	// its goal event (exit on Order Completed, goal Order Completed) must
+	// still count the conversion.
 	if g := j.Def.Goal; g != nil && g.Event == ev.Name && (sameKey || g.AnyKey) && a.holds(j, inst, g.When, ev, nil, "goal") {
 		if within := j.Duration(g.Within); within == 0 || a.now.Sub(inst.EnteredAt) <= within {
 			a.activity(j, inst, records.ActivityConverted, "goal "+ev.Name, map[string]any{"after_seconds": int64(a.now.Sub(inst.EnteredAt) / time.Second)})
@@ -195,6 +192,12 @@ func (a *applier) eventForInstance(j *Journey, inst *Instance, ev *records.Event
 				a.end(inst, j, "converted")
 				return
 			}
+		}
+	}
+	for _, x := range j.Def.Exit {
+		if x.Event == ev.Name && (sameKey || x.AnyKey) && a.holds(j, inst, x.When, ev, nil, "exit") {
+			a.end(inst, j, "exit event "+ev.Name)
+			return
 		}
 	}
 	for i := range j.Def.State {

@@ -661,3 +661,32 @@ func TestActivityIDsAreDeterministicAndUnique(t *testing.T) {
 		}
 	}
 }
+
+// TestGoalThatIsAlsoAnExitEventConverts: a journey that lists its goal
+// event among its exit events too (exit on Order Completed, goal Order
+// Completed within 3d: the abandoned cart) records the conversion; the
+// exit rule must not swallow it.
+func TestGoalThatIsAlsoAnExitEventConverts(t *testing.T) {
+	s := newScenario(t, `
+id: cart
+trigger: {event: Product Added, key: event.properties.cart_id}
+exit:
+  - event: Order Completed
+goal: {event: Order Completed, within: 3d}
+steps:
+  - id: idle
+    hold: {timeout: 1h}
+  - id: remind
+    send: {channel: email, template: cart-reminder}
+`)
+	s.event("Product Added", `{"cart_id":"c1"}`)
+	s.after(30 * time.Minute)
+	s.event("Order Completed", `{"cart_id":"c1"}`)
+	s.wantActivity(records.ActivityConverted, "goal Order Completed")
+	s.wantActivity(records.ActivityExited, "converted")
+	if len(s.u.Instances) != 0 {
+		t.Fatal("converted instance still running")
+	}
+	s.after(2 * time.Hour)
+	s.wantSends()
+}

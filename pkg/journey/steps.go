@@ -58,7 +58,11 @@ func (a *applier) step(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 		return "", true
 
 	case st.Hold != nil:
-		a.waitUntil(j, inst, a.now.Add(j.Duration(st.Hold.Timeout)), "hold for "+st.Hold.Event)
+		what := "hold"
+		if st.Hold.Event != "" {
+			what = "hold for " + st.Hold.Event
+		}
+		a.waitUntil(j, inst, a.now.Add(j.Duration(st.Hold.Timeout)), what)
 		return "", true
 
 	case st.Branch != nil:

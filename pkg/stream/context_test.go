@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestRangeMergesPendingWrites: Range sees the store, the transaction's
@@ -55,5 +57,29 @@ func TestRangeMergesPendingWrites(t *testing.T) {
 	}
 	if v, ok, _ := c.Get([]byte("cart/1")); ok {
 		t.Errorf("deleted key still readable: %q", v)
+	}
+}
+
+// TestByTimestamp: records of several topics of one partition are ordered
+// by timestamp, each topic keeping its offset order, table rows first on
+// ties.
+func TestByTimestamp(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
+	rec := func(topic string, offset int64, ts int) *kgo.Record {
+		return &kgo.Record{Topic: topic, Offset: offset, Timestamp: at(ts)}
+	}
+	in := []*kgo.Record{
+		rec("events", 0, 5), rec("events", 1, 7), rec("events", 2, 6), // out of time order within a topic: kept
+		rec("profiles", 0, 4), rec("profiles", 1, 7),
+		rec("receipts", 0, 1),
+	}
+	got := byTimestamp(in, func(topic string) bool { return topic == "profiles" })
+	var order []string
+	for _, r := range got {
+		order = append(order, fmt.Sprintf("%s@%d", r.Topic, r.Offset))
+	}
+	want := "receipts@0 profiles@0 events@0 profiles@1 events@1 events@2"
+	if strings.Join(order, " ") != want {
+		t.Fatalf("order %s\nwant  %s", strings.Join(order, " "), want)
 	}
 }

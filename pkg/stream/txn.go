@@ -51,6 +51,9 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 			return fmt.Errorf("%s[%d]@%d: %w", rec.Topic, rec.Partition, rec.Offset, errNotReady)
 		}
 	}
+	for id, recs := range byPartition {
+		byPartition[id] = byTimestamp(recs, t.r.g.isTable)
+	}
 	errs := make([]error, len(ready))
 	var wg sync.WaitGroup
 	for i, p := range ready {
@@ -67,6 +70,48 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// byTimestamp orders one partition's records of several topics by record
+// timestamp, keeping each topic's offset order: a profile written before
+// an event is applied before it even when a fetch returned the event
+// first. On equal timestamps table rows go first. This aligns the inputs
+// within what one poll returned, not across polls (Kafka Streams waits
+// for every input to have data; here a late table row is applied when it
+// arrives).
+func byTimestamp(recs []*kgo.Record, isTable func(string) bool) []*kgo.Record {
+	var topics []string
+	per := map[string][]*kgo.Record{}
+	for _, r := range recs {
+		if _, ok := per[r.Topic]; !ok {
+			topics = append(topics, r.Topic)
+		}
+		per[r.Topic] = append(per[r.Topic], r)
+	}
+	if len(topics) < 2 {
+		return recs
+	}
+	out := make([]*kgo.Record, 0, len(recs))
+	for len(out) < len(recs) {
+		var best string
+		for _, tp := range topics {
+			q := per[tp]
+			if len(q) == 0 {
+				continue
+			}
+			if best == "" {
+				best = tp
+				continue
+			}
+			b := per[best][0]
+			if q[0].Timestamp.Before(b.Timestamp) || (q[0].Timestamp.Equal(b.Timestamp) && isTable(tp) && !isTable(best)) {
+				best = tp
+			}
+		}
+		out = append(out, per[best][0])
+		per[best] = per[best][1:]
+	}
+	return out
 }
 
 // runPartition processes one partition's records, then its due timers,

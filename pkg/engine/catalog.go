@@ -33,7 +33,7 @@ type Catalog struct {
 
 	mu       sync.RWMutex
 	versions map[string]map[int32]*version
-	live     []*journey.Journey // sorted by ID
+	current  []*journey.Journey // live or paused, sorted by ID
 	ready    atomic.Bool
 }
 
@@ -50,11 +50,12 @@ func NewCatalog(channels []string, log *slog.Logger) *Catalog {
 	return &Catalog{channels: channels, log: log, versions: map[string]map[int32]*version{}}
 }
 
-// Live returns the current version of every live journey, by ID.
-func (c *Catalog) Live() []*journey.Journey {
+// Current returns the current version of every live or paused journey,
+// by ID.
+func (c *Catalog) Current() []*journey.Journey {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.live
+	return c.current
 }
 
 // Version returns a compiled version, nil if unknown or invalid.
@@ -71,7 +72,7 @@ func (c *Catalog) Version(id string, v int32) *journey.Journey {
 func (c *Catalog) State(id string) records.JourneyState {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	cur := c.current(id)
+	cur := c.currentVersion(id)
 	switch {
 	case cur == nil:
 		return records.JourneyArchived // deleted or never published
@@ -85,14 +86,14 @@ func (c *Catalog) State(id string) records.JourneyState {
 func (c *Catalog) Errors(id string) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if cur := c.current(id); cur != nil {
+	if cur := c.currentVersion(id); cur != nil {
 		return cur.err
 	}
 	return nil
 }
 
-// current is the journey's highest non-draft version.
-func (c *Catalog) current(id string) *version {
+// currentVersion is the journey's highest non-draft version.
+func (c *Catalog) currentVersion(id string) *version {
 	var best *version
 	for _, v := range c.versions[id] {
 		if v.rec.State != records.JourneyDraft && (best == nil || v.rec.Version > best.rec.Version) {
@@ -139,16 +140,17 @@ func (c *Catalog) Put(key string, rec *records.JourneyDefinition) {
 	c.rebuild()
 }
 
-// rebuild recomputes the live list; c.mu is held.
+// rebuild recomputes the current list; c.mu is held.
 func (c *Catalog) rebuild() {
-	var live []*journey.Journey
+	var list []*journey.Journey
 	for id := range c.versions {
-		if cur := c.current(id); cur != nil && cur.rec.State == records.JourneyLive && cur.compiled != nil {
-			live = append(live, cur.compiled)
+		cur := c.currentVersion(id)
+		if cur != nil && cur.compiled != nil && (cur.rec.State == records.JourneyLive || cur.rec.State == records.JourneyPaused) {
+			list = append(list, cur.compiled)
 		}
 	}
-	slices.SortFunc(live, func(a, b *journey.Journey) int { return cmp.Compare(a.Def.ID, b.Def.ID) })
-	c.live = live
+	slices.SortFunc(list, func(a, b *journey.Journey) int { return cmp.Compare(a.Def.ID, b.Def.ID) })
+	c.current = list
 }
 
 // Ready reports whether the catalog has read the topic up to where it

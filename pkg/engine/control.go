@@ -86,7 +86,7 @@ func (c *Control) SetState(ctx context.Context, id string, state records.Journey
 		return fmt.Errorf("read journeys: %w", err)
 	}
 	cat.mu.RLock()
-	cur := cat.current(id)
+	cur := cat.currentVersion(id)
 	cat.mu.RUnlock()
 	if cur == nil {
 		return fmt.Errorf("journey %q: no published version", id)

@@ -167,7 +167,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	e.log.Info("journeys loaded", "live", len(e.catalog.Live()))
+	e.log.Info("journeys loaded", "current", len(e.catalog.Current()))
 
 	o := e.cfg.Stream
 	o.Kafka, o.StateDir, o.InstanceID, o.Logger = e.cfg.Kafka, e.cfg.StateDir, e.cfg.InstanceID, e.log

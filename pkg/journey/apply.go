@@ -23,9 +23,10 @@ type Input struct {
 // Catalog is the set of journeys the engine knows: what the pure function
 // needs of the journeys topic.
 type Catalog interface {
-	// Live returns the current version of every journey that may take
-	// entries, in a stable order.
-	Live() []*Journey
+	// Current returns the current version of every live or paused
+	// journey, in a stable order: those whose trigger an event may match
+	// (a paused one records that it skipped the entry).
+	Current() []*Journey
 	// Version returns one version of a journey (running instances are
 	// pinned to theirs), nil if unknown.
 	Version(id string, version int32) *Journey
@@ -141,7 +142,7 @@ func (a *applier) event(ev *records.Event) {
 		}
 		a.eventForInstance(j, inst, ev)
 	}
-	for _, j := range a.env.Catalog.Live() {
+	for _, j := range a.env.Catalog.Current() {
 		if limited > j.maxEventsPerMinute() {
 			a.rateActivity(j, limited)
 			continue

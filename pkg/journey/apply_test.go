@@ -530,6 +530,7 @@ steps:
 			s.after(30 * time.Minute)
 			s.cat.states["nudge"] = records.JourneyPaused
 			s.event("Signed Up", `{}`) // no entries while paused
+			s.wantActivity(records.ActivitySkipped, "journey paused: no entries")
 			s.after(30*time.Minute + tc.pause)
 			s.wantSends()
 			s.cat.states["nudge"] = records.JourneyLive

@@ -22,6 +22,10 @@ func (a *applier) enter(j *Journey, ev *records.Event) {
 		a.userActivity(j, records.ActivityError, "event without a user ID", nil)
 		return
 	}
+	if st := a.env.Catalog.State(j.Def.ID); st != records.JourneyLive {
+		a.userActivity(j, records.ActivitySkipped, "journey "+string(st)+": no entries", nil)
+		return
+	}
 	key, err := a.entryKey(j, ev)
 	if err != nil {
 		a.userActivity(j, records.ActivityError, "entry key: "+err.Error(), nil)

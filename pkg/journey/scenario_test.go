@@ -21,10 +21,10 @@ type testCatalog struct {
 	states   map[string]records.JourneyState
 }
 
-func (c *testCatalog) Live() []*Journey {
+func (c *testCatalog) Current() []*Journey {
 	var out []*Journey
 	for _, j := range c.live {
-		if c.State(j.Def.ID) == records.JourneyLive {
+		if st := c.State(j.Def.ID); st == records.JourneyLive || st == records.JourneyPaused {
 			out = append(out, j)
 		}
 	}

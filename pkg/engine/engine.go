@@ -39,13 +39,14 @@ type Config struct {
 
 // Engine runs the journeys of the users in the partitions it owns.
 type Engine struct {
-	cfg     Config
-	log     *slog.Logger
-	codec   *codec.Codec
-	catalog *Catalog
-	topics  engineTopics
-	group   *stream.Group
-	zones   sync.Map // time zone name -> *time.Location
+	cfg      Config
+	log      *slog.Logger
+	codec    *codec.Codec
+	catalog  *Catalog
+	topics   engineTopics
+	group    *stream.Group
+	zones    sync.Map // time zone name -> *time.Location
+	profiles *profileCache
 
 	mu     sync.Mutex
 	runner *stream.Runner
@@ -73,7 +74,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger)}
+	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(100_000)}
 	edges := []stream.Edge{
 		stream.Input(t.events),
 		stream.Input(t.receipts),

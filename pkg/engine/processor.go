@@ -148,15 +148,14 @@ func (e *Engine) env(c *stream.Context, user string) (*journey.Env, error) {
 		return nil, stream.Retryable(err)
 	}
 	if ok {
-		var p records.Profile
-		if err := e.codec.Decode(ctx, v, &p); err != nil {
+		p, loc, err := e.profiles.get(ctx, e.codec, user, v, e.location)
+		if err != nil {
 			// A bad profile record must not block the user's journeys:
 			// they run as without a profile (sends are skipped and say
 			// so).
 			e.log.Warn("undecodable profile", "user", user, "err", err)
 		} else {
-			env.Profile = &p
-			env.Location = e.location(p.TimeZone)
+			env.Profile, env.Location = p, loc
 		}
 	}
 	for name, topic := range e.topics.facts {

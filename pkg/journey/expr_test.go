@@ -2,6 +2,7 @@ package journey
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -274,5 +275,45 @@ func BenchmarkEval(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSelectionFastPathMatchesCEL: plain field selections are evaluated
+// by walking the maps; results and failures agree with CEL's.
+func TestSelectionFastPathMatchesCEL(t *testing.T) {
+	vars := &Vars{
+		Event: map[string]any{"name": "Product Added", "properties": map[string]any{
+			"cart_id": "c1", "price": 19.9, "gift": false, "note": nil, "tags": []any{"a"}, "variant": map[string]any{"size": "M"},
+		}},
+		Profile: map[string]any{"traits": map[string]any{"tier": "gold"}},
+		State:   map[string]any{"entered_at": time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), "n": int64(3)},
+	}
+	for _, src := range []string{
+		"event.name", "event.properties.cart_id", "event.properties.price", "event.properties.gift",
+		"event.properties.note", "event.properties.tags", "event.properties.variant", "event.properties.variant.size",
+		"profile.traits.tier", "state.entered_at", "state.n",
+		"event.properties.missing", "event.properties.cart_id.deeper", "profile.traits.tier.x", "facts.loyalty", "receipt.text",
+	} {
+		e, err := CompileExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.path == nil {
+			t.Fatalf("%s: not recognised as a selection", src)
+		}
+		fast, fastErr := e.Eval(vars)
+		slow, slowErr := e.eval(vars)
+		if (fastErr == nil) != (slowErr == nil) {
+			t.Errorf("%s: fast err %v, CEL err %v", src, fastErr, slowErr)
+			continue
+		}
+		if fmt.Sprintf("%#v", fast) != fmt.Sprintf("%#v", slow) {
+			t.Errorf("%s: fast %#v, CEL %#v", src, fast, slow)
+		}
+	}
+	for _, src := range []string{"event.properties.price + 1.0", "has(event.name)", "event['name']", "event.properties.?x.orValue(1)"} {
+		if e, err := CompileExpr(src); err != nil || e.path != nil {
+			t.Errorf("%s: taken for a plain selection (%v)", src, err)
+		}
 	}
 }

@@ -3,10 +3,8 @@ package journey
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -211,40 +209,26 @@ const (
 	needAll varSet = 0xff
 )
 
-var varNames = []struct {
-	re  *regexp.Regexp
-	set varSet
-}{
-	{regexp.MustCompile(`\bevent\b`), needEvent},
-	{regexp.MustCompile(`\bprofile\b`), needProfile},
-	{regexp.MustCompile(`\bstate\b`), needState},
-	{regexp.MustCompile(`\breceipt\b`), needReceipt},
-}
-
-// usesCache holds uses' answer per expression.
-var usesCache sync.Map // *Expr -> varSet
-
-// uses returns the variables the expressions may read: a variable is
-// built if its name appears as a word in the source. That can only
-// over-approximate (a string literal naming it), never miss a reference.
+// uses returns the variables the expressions refer to (from the checked
+// expressions' references).
 func uses(exprs ...*Expr) varSet {
 	var set varSet
 	for _, e := range exprs {
 		if e == nil {
 			continue
 		}
-		if v, ok := usesCache.Load(e); ok {
-			set |= v.(varSet)
-			continue
-		}
-		var s varSet
-		for _, n := range varNames {
-			if n.re.MatchString(e.Source()) {
-				s |= n.set
+		for _, name := range e.vars {
+			switch name {
+			case varEvent:
+				set |= needEvent
+			case varProfile:
+				set |= needProfile
+			case varState:
+				set |= needState
+			case varReceipt:
+				set |= needReceipt
 			}
 		}
-		usesCache.Store(e, s)
-		set |= s
 	}
 	return set
 }

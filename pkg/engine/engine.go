@@ -74,7 +74,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(100_000)}
+	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(20_000)}
 	edges := []stream.Edge{
 		stream.Input(t.events),
 		stream.Input(t.receipts),

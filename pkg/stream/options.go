@@ -34,7 +34,7 @@ type Options struct {
 	// StateCacheBytes bounds, per owned partition, an in-memory cache of
 	// committed state and table rows (absent keys included) in front of
 	// Pebble, so reads of recently active keys skip the store. 0 takes the
-	// default of 8 MiB; negative disables the cache.
+	// default of 4 MiB; negative disables the cache.
 	StateCacheBytes int
 	// PollWait is how long a poll waits for records before the loop checks
 	// timers. It bounds timer lateness when input is idle. Default 100ms.
@@ -69,7 +69,7 @@ func (o *Options) defaults() {
 		o.RepollWait = 3 * time.Millisecond
 	}
 	if o.StateCacheBytes == 0 {
-		o.StateCacheBytes = 8 << 20
+		o.StateCacheBytes = 4 << 20
 	}
 	if o.MaxTimersPerPartition == 0 {
 		o.MaxTimersPerPartition = 500

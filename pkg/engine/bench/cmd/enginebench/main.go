@@ -1,0 +1,552 @@
+// Command enginebench measures the journey engine on the abandoned-cart
+// journey: throughput of one engine instance (its own process, so its
+// peak RSS is its own), latency from an event to the send command of an
+// immediate send, state bytes per waiting cart instance, and RSS with many
+// active instances. It prints a Markdown report (docs/benchmarks.md).
+//
+//	go run ./pkg/engine/bench/cmd/enginebench                # in-process kfake
+//	go run ./pkg/kafkatest/cmd/withkafka -require -- go run ./pkg/engine/bench/cmd/enginebench
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/stream/bench"
+	"github.com/beckon-dev/beckon/pkg/topics"
+)
+
+// The benchmark's journeys: the abandoned cart (every event updates a
+// waiting instance: state rules and a timer reset) and an immediate send
+// (the latency path: event in, send command out, one transaction).
+const cartJourney = `
+id: cart
+trigger: {event: Product Added, key: event.properties.cart_id}
+state:
+  - on: Product Added
+    add_item: {key: event.properties.sku}
+  - on: Product Removed
+    remove_item: {key: event.properties.sku}
+exit:
+  - event: Order Completed
+steps:
+  - id: idle
+    hold: {event: Checkout Started, timeout: 1h, reset_on: [Product Added, Product Removed], max_resets: 1000, on_event: exit}
+  - id: remind
+    send: {channel: email, template: cart-reminder}
+`
+
+const nowJourney = `
+id: now
+trigger: {event: Signed Up}
+steps:
+  - id: hello
+    send:
+      channel: email
+      template: welcome
+      payload: {sent: event.properties.sent}
+`
+
+var logger = log.New(os.Stderr, "enginebench: ", log.Ltime)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "child" {
+		os.Exit(child(os.Args[2:]))
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+type config struct {
+	events, users, partitions, active int
+	rate                              float64
+	latency                           time.Duration
+	md                                string
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("enginebench", flag.ContinueOnError)
+	brokers := fs.String("brokers", os.Getenv(kafkatest.EnvBrokers), "seed brokers (default $"+kafkatest.EnvBrokers+", else kfake in this process)")
+	c := config{}
+	fs.IntVar(&c.events, "events", 200_000, "cart events of the throughput run")
+	fs.IntVar(&c.users, "users", 20_000, "users of the throughput run (two carts each)")
+	fs.IntVar(&c.partitions, "partitions", 6, "partitions of the user-keyed topics")
+	fs.IntVar(&c.active, "active", 1_000_000, "waiting cart instances of the RSS run (0: none)")
+	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
+	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
+	fs.StringVar(&c.md, "md", "", "also write the report to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	broker := "Apache Kafka at " + *brokers
+	seeds := strings.Split(*brokers, ",")
+	if *brokers == "" {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(c.partitions),
+			kfake.BrokerConfigs(map[string]string{"default.replication.factor": "1", "min.insync.replicas": "1"}))
+		if err != nil {
+			logger.Print(err)
+			return 1
+		}
+		defer cluster.Close()
+		seeds = cluster.ListenAddrs()
+		broker = "kfake (in the enginebench process)"
+	}
+	r := &report{broker: broker, cfg: c, start: time.Now()}
+	if err := r.measure(ctx, seeds); err != nil {
+		logger.Print(err)
+		return 1
+	}
+	out := r.markdown()
+	fmt.Print(out)
+	if c.md != "" {
+		if err := os.WriteFile(c.md, []byte(out), 0o644); err != nil {
+			logger.Print(err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// deployment is one run's topics and control plane.
+type deployment struct {
+	seeds  []string
+	prefix string
+	layout topics.Layout
+	cl     *kgo.Client
+	cd     *codec.Codec
+}
+
+func deploy(ctx context.Context, seeds []string, partitions int, journeys ...string) (*deployment, error) {
+	d := &deployment{seeds: seeds, prefix: fmt.Sprintf("eb%d-", time.Now().UnixNano()%1_000_000)}
+	var err error
+	if d.layout, err = topics.Declare(topics.Options{Prefix: d.prefix, Partitions: int32(partitions), ReplicationFactor: 1}); err != nil {
+		return nil, err
+	}
+	if d.cl, err = kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1_000_000)); err != nil {
+		return nil, err
+	}
+	if _, err = topics.Apply(ctx, d.cl, d.layout); err != nil {
+		return nil, err
+	}
+	if d.cd, err = codec.New(); err != nil {
+		return nil, err
+	}
+	control := &engine.Control{Kafka: []kgo.Opt{kgo.SeedBrokers(seeds...)}, Topic: d.prefix + "journeys", Codec: d.cd, Channels: journey.DefaultChannels, By: "enginebench"}
+	for _, j := range journeys {
+		if _, err := control.Publish(ctx, []byte(j), records.FormatYAML); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// produceCarts writes n Product Added events over users with two carts
+// each, and a profile per user.
+func (d *deployment) produceCarts(ctx context.Context, n, users int) error {
+	var recs []*kgo.Record
+	for u := range users {
+		p := records.Profile{UserID: user(u), Addresses: records.Addresses{Email: user(u) + "@example.com"},
+			Consent: map[string]records.Consent{"email": {Status: records.ConsentSubscribed}}}
+		v, err := d.cd.Encode(ctx, d.prefix+"profiles", p)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &kgo.Record{Topic: d.prefix + "profiles", Key: []byte(p.UserID), Value: v})
+	}
+	now := time.Now()
+	for i := range n {
+		u := i % users
+		ev := records.Event{MessageID: "m" + strconv.Itoa(i), Type: records.EventTrack, Name: "Product Added", UserID: user(u), Timestamp: now,
+			Properties: records.JSON(fmt.Sprintf(`{"cart_id":"c%d","sku":"sku-%d","name":"Linen Shirt","price":59,"size":"M","colour":"blue","image":"https://shop.example.com/img/%d.jpg"}`, (i/users)%2, i%997, i%997))}
+		v, err := d.cd.Encode(ctx, d.prefix+"events", ev)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &kgo.Record{Topic: d.prefix + "events", Key: []byte(ev.UserID), Value: v})
+		if len(recs) >= 50_000 {
+			if err := d.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				return err
+			}
+			recs = recs[:0]
+		}
+	}
+	return d.cl.ProduceSync(ctx, recs...).FirstErr()
+}
+
+func user(i int) string { return fmt.Sprintf("user-%07d", i) }
+
+// startEngine runs an engine child on the deployment.
+func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.Child, time.Time, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	c, err := bench.StartChild("engine", exe, "child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	ready, _, err := c.AwaitTime(wctx, "ready")
+	if err != nil {
+		_, _ = c.Stop(10 * time.Second)
+		return nil, time.Time{}, fmt.Errorf("engine child: %w", err)
+	}
+	return c, ready, nil
+}
+
+// waitConsumed waits until the engine group has committed past n events.
+func (d *deployment) waitConsumed(ctx context.Context, n int) (time.Time, error) {
+	adm := kadm.NewClient(d.cl)
+	deadline := time.Now().Add(10 * time.Minute)
+	for time.Now().Before(deadline) {
+		offs, err := adm.FetchOffsets(ctx, d.prefix+"engine")
+		if err == nil {
+			var done int64
+			offs.Each(func(o kadm.OffsetResponse) {
+				if o.Topic == d.prefix+"events" {
+					done += o.At
+				}
+			})
+			if done >= int64(n) {
+				return time.Now(), nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Time{}, fmt.Errorf("the engine did not consume %d events within 10 minutes", n)
+}
+
+// stateBytes reads the engine's changelog and returns the bytes of the
+// latest user states and the instances they hold.
+func (d *deployment) stateBytes(ctx context.Context) (bytes, instances int, err error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(d.seeds...), kgo.ConsumeTopics(d.prefix+"changelog.engine"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(d.cl).ListEndOffsets(ctx, d.prefix+"changelog.engine")
+	if err != nil {
+		return 0, 0, err
+	}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	latest := map[string][]byte{}
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return 0, 0, err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if len(r.Key) > 0 && r.Key[0] == 's' { // the runtime's state namespace
+				latest[string(r.Key)] = r.Value
+			}
+		})
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if end, ok := left[p.Partition]; ok && p.LastStableOffset >= end && (len(p.Records) == 0 || p.Records[len(p.Records)-1].Offset+2 >= end) {
+				delete(left, p.Partition)
+			}
+		})
+	}
+	for _, v := range latest {
+		var u journey.User
+		if err := u.UnmarshalBinary(v); err != nil {
+			return 0, 0, err
+		}
+		bytes += len(v)
+		instances += len(u.Instances)
+	}
+	return bytes, instances, nil
+}
+
+// child runs one engine until SIGTERM, announcing readiness.
+func child(args []string) int {
+	fs := flag.NewFlagSet("enginebench child", flag.ContinueOnError)
+	brokers := fs.String("brokers", "", "")
+	prefix := fs.String("prefix", "", "")
+	state := fs.String("state", "", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	layout, err := topics.Declare(topics.Options{Prefix: *prefix, ReplicationFactor: 1})
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	cd, err := codec.New()
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	e, err := engine.New(engine.Config{
+		Kafka: []kgo.Opt{kgo.SeedBrokers(strings.Split(*brokers, ",")...)}, Topics: layout, Codec: cd,
+		StateDir: *state, InstanceID: "bench-1", Group: *prefix + "engine",
+		Stream: stream.Options{},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	go func() {
+		for ctx.Err() == nil && !e.Ready() {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if ctx.Err() == nil {
+			bench.Announce("ready", time.Now().UnixNano())
+		}
+	}()
+	if err := e.Run(ctx); err != nil {
+		logger.Print(err)
+		return 1
+	}
+	if path := os.Getenv("ENGINEBENCH_HEAP"); path != "" {
+		// A heap profile of the engine at the end of its run, to see what
+		// its RSS holds.
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		if err != nil {
+			logger.Print(err)
+		}
+	}
+	return 0
+}
+
+// report gathers the figures.
+type report struct {
+	broker string
+	cfg    config
+	start  time.Time
+
+	tput                       float64
+	tputTook                   time.Duration
+	tputRSS                    int64
+	tputCPU                    time.Duration
+	stateBytes, stateInstances int
+	rate                       float64
+	lat                        bench.Latencies
+	latSends                   int
+	latRSS                     int64
+	activeTook                 time.Duration
+	activeInstances            int
+	activeRSS                  int64
+}
+
+func (r *report) measure(ctx context.Context, seeds []string) error {
+	c := r.cfg
+	work, err := os.MkdirTemp("", "enginebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	// 1. Throughput and state size.
+	d, err := deploy(ctx, seeds, c.partitions, cartJourney)
+	if err != nil {
+		return err
+	}
+	defer d.cl.Close()
+	if err := d.produceCarts(ctx, c.events, c.users); err != nil {
+		return err
+	}
+	logger.Printf("throughput: %d cart events over %d users pre-produced", c.events, c.users)
+	eng, ready, err := d.startEngine(ctx, filepath.Join(work, "tput"))
+	if err != nil {
+		return err
+	}
+	done, err := d.waitConsumed(ctx, c.events)
+	if err != nil {
+		_, _ = eng.Stop(10 * time.Second)
+		return err
+	}
+	u, err := eng.Stop(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	r.tputTook = done.Sub(ready)
+	r.tput = float64(c.events) / r.tputTook.Seconds()
+	r.tputRSS, r.tputCPU = u.PeakRSS, u.CPU
+	logger.Printf("throughput: %d events in %v = %.0f events/s, peak RSS %d MiB", c.events, r.tputTook.Round(time.Millisecond), r.tput, u.PeakRSS>>20)
+	if r.stateBytes, r.stateInstances, err = d.stateBytes(ctx); err != nil {
+		return err
+	}
+
+	// 2. Latency of an immediate send at half the throughput.
+	r.rate = c.rate
+	if r.rate == 0 {
+		r.rate = r.tput / 2
+	}
+	if err := r.latency(ctx, seeds, work); err != nil {
+		return err
+	}
+
+	// 3. RSS with many waiting instances.
+	if c.active > 0 {
+		return r.activeRun(ctx, seeds, work)
+	}
+	return nil
+}
+
+func (r *report) latency(ctx context.Context, seeds []string, work string) error {
+	d, err := deploy(ctx, seeds, r.cfg.partitions, nowJourney)
+	if err != nil {
+		return err
+	}
+	defer d.cl.Close()
+	for u := range 10_000 {
+		p := records.Profile{UserID: user(u), Addresses: records.Addresses{Email: "x@example.com"}, Consent: map[string]records.Consent{"email": {Status: records.ConsentSubscribed}}}
+		v, _ := d.cd.Encode(ctx, d.prefix+"profiles", p)
+		d.cl.Produce(ctx, &kgo.Record{Topic: d.prefix + "profiles", Key: []byte(p.UserID), Value: v}, nil)
+	}
+	if err := d.cl.Flush(ctx); err != nil {
+		return err
+	}
+	eng, _, err := d.startEngine(ctx, filepath.Join(work, "lat"))
+	if err != nil {
+		return err
+	}
+	var lats []time.Duration
+	warm := time.Now().Add(2 * time.Second)
+	w, err := bench.Watch(seeds, d.prefix+"send.email", func(rec *kgo.Record, seen time.Time) {
+		var cmd records.SendCommand
+		if err := d.cd.Decode(ctx, rec.Value, &cmd); err != nil {
+			return
+		}
+		var p struct {
+			Sent int64 `json:"sent"`
+		}
+		if err := cmd.Payload.Decode(&p); err == nil && p.Sent > 0 {
+			if sent := time.Unix(0, p.Sent); sent.After(warm) {
+				lats = append(lats, seen.Sub(sent))
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	n, err := r.pace(ctx, d)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := w.WaitFor(wctx, n); err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	u, err := eng.Stop(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	r.latRSS, r.latSends = u.PeakRSS, n
+	r.lat = bench.Summarise(lats)
+	logger.Printf("latency at %.0f events/s: p50 %v p99 %v max %v", r.rate, r.lat.P50, r.lat.P99, r.lat.Max)
+	return nil
+}
+
+// pace produces Signed Up events at r.rate for the latency duration, each
+// stamped with its send time, to fresh users (each enters once).
+func (r *report) pace(ctx context.Context, d *deployment) (int, error) {
+	interval := time.Duration(float64(time.Second) / r.rate)
+	start := time.Now()
+	n := 0
+	for time.Since(start) < r.cfg.latency {
+		due := start.Add(time.Duration(n) * interval)
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		now := time.Now()
+		ev := records.Event{MessageID: "s" + strconv.Itoa(n), Type: records.EventTrack, Name: "Signed Up", UserID: user(n % 10_000), Timestamp: now,
+			Properties: records.JSON(`{"sent":` + strconv.FormatInt(now.UnixNano(), 10) + `}`)}
+		v, err := d.cd.Encode(ctx, d.prefix+"events", ev)
+		if err != nil {
+			return n, err
+		}
+		d.cl.Produce(ctx, &kgo.Record{Topic: d.prefix + "events", Key: []byte(ev.UserID), Value: v}, nil)
+		n++
+	}
+	return n, d.cl.Flush(ctx)
+}
+
+func (r *report) activeRun(ctx context.Context, seeds []string, work string) error {
+	d, err := deploy(ctx, seeds, r.cfg.partitions, cartJourney)
+	if err != nil {
+		return err
+	}
+	defer d.cl.Close()
+	users := r.cfg.active / 2
+	if err := d.produceCarts(ctx, r.cfg.active, users); err != nil {
+		return err
+	}
+	logger.Printf("active: %d cart events (one per cart) over %d users pre-produced", r.cfg.active, users)
+	eng, ready, err := d.startEngine(ctx, filepath.Join(work, "active"))
+	if err != nil {
+		return err
+	}
+	done, err := d.waitConsumed(ctx, r.cfg.active)
+	if err != nil {
+		_, _ = eng.Stop(10 * time.Second)
+		return err
+	}
+	u, err := eng.Stop(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	r.activeTook, r.activeInstances, r.activeRSS = done.Sub(ready), r.cfg.active, u.PeakRSS
+	logger.Printf("active: %d instances in %v, peak RSS %d MiB", r.cfg.active, r.activeTook.Round(time.Millisecond), u.PeakRSS>>20)
+	return nil
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("## Journey engine (`pkg/engine`)\n\n```sh\ngo run ./pkg/engine/bench/cmd/enginebench\n```\n\n")
+	w("Run %s on %s: %d CPUs, %s %s/%s, GOMAXPROCS %d; %v in all. The engine runs in its own process (peak RSS is VmHWM), exactly-once.\n\n",
+		r.start.UTC().Format("2006-01-02 15:04 MST"), r.broker, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), time.Since(r.start).Round(time.Second))
+	w("| figure | value |\n|---|---:|\n")
+	w("| throughput: %d Product Added events over %d users × 2 carts (every event updates a waiting instance) | **%.0f events/s** (%.2f s, CPU %.1f s) |\n", r.cfg.events, r.cfg.users, r.tput, r.tputTook.Seconds(), r.tputCPU.Seconds())
+	w("| peak RSS, throughput run | %d MiB |\n", r.tputRSS>>20)
+	if r.stateInstances > 0 {
+		w("| state per waiting cart instance (changelog bytes / instances; %d instances, ~%d items each) | **%d bytes** |\n", r.stateInstances, r.cfg.events/r.stateInstances, r.stateBytes/r.stateInstances)
+	}
+	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s: p50 / p99 / max | %v / **%v** / %v (%d sends) |\n",
+		r.rate, r.lat.P50.Round(time.Millisecond), r.lat.P99.Round(time.Millisecond), r.lat.Max.Round(time.Millisecond), r.latSends)
+	if r.activeInstances > 0 {
+		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeRSS>>20)
+	}
+	w("\n")
+	return b.String()
+}

@@ -114,3 +114,26 @@ func (c *Control) write(ctx context.Context, rec *records.JourneyDefinition) err
 	defer cl.Close()
 	return cl.ProduceSync(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(rec.Key()), Value: b}).FirstErr()
 }
+
+// PublishIfChanged publishes text unless the journey's current version
+// already has exactly this definition (so a restarted dev setup does not
+// stack identical versions). It returns the version in effect and whether
+// it published.
+func (c *Control) PublishIfChanged(ctx context.Context, text []byte, format string) (int32, bool, error) {
+	def, err := journey.Parse(text)
+	if err != nil {
+		return 0, false, err
+	}
+	cat, err := c.load(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("read journeys: %w", err)
+	}
+	cat.mu.RLock()
+	cur := cat.currentVersion(def.ID)
+	cat.mu.RUnlock()
+	if cur != nil && cur.rec.Definition == string(text) && cur.rec.State == records.JourneyLive {
+		return cur.rec.Version, false, nil
+	}
+	v, err := c.Publish(ctx, text, format)
+	return v, err == nil, err
+}

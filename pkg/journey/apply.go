@@ -216,7 +216,7 @@ func (a *applier) eventForInstance(j *Journey, inst *Instance, ev *records.Event
 		return
 	}
 	h := st.Hold
-	if h.Event == ev.Name && (sameKey || h.AnyKey) && a.holds(j, inst, h.When, ev, nil, "steps."+st.ID+".hold.when") {
+	if h.Event != "" && h.Event == ev.Name && (sameKey || h.AnyKey) && a.holds(j, inst, h.When, ev, nil, "steps."+st.ID+".hold.when") {
 		if state != records.JourneyLive {
 			// A paused journey's instances hold their place.
 			return

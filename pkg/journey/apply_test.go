@@ -691,3 +691,24 @@ steps:
 	s.after(2 * time.Hour)
 	s.wantSends()
 }
+
+// TestHoldWithoutEventIgnoresUnnamedEvents: a hold that only waits for
+// time is not ended by an event without a name (a page view or identify).
+func TestHoldWithoutEventIgnoresUnnamedEvents(t *testing.T) {
+	s := newScenario(t, `
+id: lapsed
+trigger: {event: Session Started}
+steps:
+  - id: quiet
+    hold: {timeout: 14d, reset_on: [Session Started]}
+  - id: miss-you
+    send: {channel: email, template: we-miss-you}
+`)
+	s.event("Session Started", `{}`)
+	s.seq++
+	s.apply(Input{Event: &records.Event{MessageID: "page-1", Type: records.EventPage, UserID: "u1", Timestamp: s.now, Properties: records.JSON(`{"path":"/"}`)}})
+	s.after(13 * 24 * time.Hour)
+	s.wantSends()
+	s.after(24 * time.Hour)
+	s.wantSends("email we-miss-you @336h0m0s")
+}

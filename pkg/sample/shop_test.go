@@ -48,7 +48,8 @@ func TestTrafficIsPlausible(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []string{"", "Product Viewed", "Product Added", "Cart Viewed", "Order Completed", "Product Removed", "Application Started"} {
+	for _, n := range []string{"", "Signed Up", "Session Started", "Page Viewed", "Feature Used", "Product Viewed", "Product Added", "Cart Viewed",
+		"Order Completed", "Order Shipped", "Product Removed", "Application Started", "Application Step Completed"} {
 		if names[n] == 0 {
 			t.Errorf("no %q events in 2000", n)
 		}

@@ -8,12 +8,16 @@ import (
 )
 
 // Traffic emits the shop's events one at a time, interleaving the visits of
-// several shoppers. Each visit is a short script: browse, add to cart,
-// maybe remove, then buy, abandon, or apply for the store credit card.
+// several shoppers. Each visit is a short script: sign up (the first
+// time), start a session, browse (the pricing page, a feature), add to
+// cart, maybe remove, then buy (and the order ships), abandon, or apply
+// for the store credit card and stop half way: the events the example
+// journeys in examples/journeys react to.
 type Traffic struct {
 	shop    *Shop
 	pending []step // the scripted events still to emit, oldest first
 	seq     int
+	seen    map[string]bool // users who signed up
 }
 
 type step struct {
@@ -65,7 +69,21 @@ func (t *Traffic) visit() {
 	add := func(typ records.EventType, name string, props map[string]any) {
 		t.pending = append(t.pending, step{user: u, typ: typ, name: name, props: props, sessionID: session})
 	}
+	if !t.seen[u.ID] {
+		if t.seen == nil {
+			t.seen = map[string]bool{}
+		}
+		t.seen[u.ID] = true
+		add(records.EventTrack, "Signed Up", map[string]any{"plan": "free"})
+	}
+	add(records.EventTrack, "Session Started", map[string]any{"referrer": []string{"search", "email", "direct"}[s.rng.IntN(3)]})
 	add(records.EventPage, "", map[string]any{"path": "/", "title": "Home"})
+	if s.rng.IntN(4) == 0 {
+		add(records.EventTrack, "Page Viewed", map[string]any{"path": "/pricing/store-card", "title": "Store card"})
+	}
+	if s.rng.IntN(5) == 0 {
+		add(records.EventTrack, "Feature Used", map[string]any{"feature": []string{"wishlist", "smart-playlists", "size-guide"}[s.rng.IntN(3)]})
+	}
 	var cartItems []Product
 	for range 1 + s.rng.IntN(3) {
 		p := s.Products[s.rng.IntN(len(s.Products))]
@@ -83,7 +101,12 @@ func (t *Traffic) visit() {
 	if len(cartItems) == 0 {
 		return
 	}
+	value := 0.0
+	for _, p := range cartItems {
+		value += p.Price
+	}
 	add(records.EventTrack, "Cart Viewed", map[string]any{"cart_id": cart, "items": len(cartItems)})
+	add(records.EventTrack, "Page Viewed", map[string]any{"path": "/cart", "title": "Cart", "cart_value": value})
 	switch r := s.rng.IntN(10); {
 	case r < 4: // buys
 		total := 0.0
@@ -92,6 +115,7 @@ func (t *Traffic) visit() {
 		}
 		add(records.EventTrack, "Checkout Started", map[string]any{"cart_id": cart})
 		add(records.EventTrack, "Order Completed", map[string]any{"cart_id": cart, "order_id": "order-" + session[2:], "total": total, "currency": "EUR"})
+		add(records.EventTrack, "Order Shipped", map[string]any{"order_id": "order-" + session[2:], "carrier": "DHL", "items": len(cartItems)})
 	case r < 5: // applies for the store card, and stops half way
 		app := "app-" + session[2:]
 		add(records.EventTrack, "Application Started", map[string]any{"application_id": app, "product": "store-card"})

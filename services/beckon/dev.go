@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -29,6 +30,7 @@ var devSettings = []settings.Setting{
 	{Flag: "users", Env: "BECKON_DEV_USERS", Default: "25", Usage: "sample shoppers"},
 	{Flag: "rate", Env: "BECKON_DEV_RATE", Default: "2", Usage: "sample events per second"},
 	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
+	{Flag: "time-scale", Env: "BECKON_DEV_TIME_SCALE", Default: "60", Usage: "journey time runs this many times faster than the wall clock (60: an hour's wait takes a minute)"},
 }
 
 // devConfig is what the dev flags describe.
@@ -39,6 +41,7 @@ type devConfig struct {
 	users      int
 	rate       float64
 	events     int
+	timeScale  float64
 }
 
 func parseDev(c *cli, args []string) (devConfig, error) {
@@ -63,11 +66,14 @@ func parseDev(c *cli, args []string) (devConfig, error) {
 	rate, err := v.Float("rate")
 	d.rate = rate
 	errs = append(errs, err)
+	scale, err := v.Float("time-scale")
+	d.timeScale = scale
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return d, err
 	}
-	if d.rate <= 0 || d.users < 1 || d.partitions < 1 {
-		return d, fmt.Errorf("--rate, --users and --partitions must be positive")
+	if d.rate <= 0 || d.users < 1 || d.partitions < 1 || d.timeScale <= 0 {
+		return d, fmt.Errorf("--rate, --users, --partitions and --time-scale must be positive")
 	}
 	return d, nil
 }
@@ -125,8 +131,22 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return fmt.Errorf("load sample tables: %w", err)
 	}
 
+	published, err := publishExamples(ctx, conn, cd)
+	if err != nil {
+		return err
+	}
+	_, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd)
+	if err != nil {
+		return err
+	}
+	defer stopEngine()
+
 	eventsTopic := conn.Topic("events")
-	tail, err := tailFromEnd(ctx, conn, eventsTopic)
+	watched := []string{eventsTopic, conn.Topic("handoff")}
+	for _, ch := range topics.Channels {
+		watched = append(watched, conn.Topic("send."+ch))
+	}
+	tail, err := tailFromEnd(ctx, conn, watched...)
 	if err != nil {
 		return err
 	}
@@ -136,12 +156,14 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Kafka     %s (embedded; data in %s)
   Topics    %d declared, %d created now; user-keyed topics have %d partitions
   Tables    %d products in lookups.catalog, %d profiles, %d loyalty facts
+  Journeys  %s (examples/journeys), run by the engine with journey time %gx the wall clock
   Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
+  Output    send commands and hand-offs as they are committed; a simulated channel answers WhatsApp messages
   Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
-		d.rate, len(shop.Users), eventsTopic, k.Brokers()[0], d.partitions)
+		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
 }
@@ -180,6 +202,12 @@ func (c *cli) traffic(ctx context.Context, d devConfig, cl, tail *kgo.Client, cd
 			return fmt.Errorf("read back events: %w", err)
 		}
 		for _, r := range fs.Records() {
+			if r.Topic != conn.Topic("events") {
+				if err := c.showOutput(ctx, cl, cd, conn, r); err != nil {
+					return err
+				}
+				continue
+			}
 			var e records.Event
 			if err := cd.Decode(ctx, r.Value, &e); err != nil {
 				return fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
@@ -227,19 +255,22 @@ func topicOf(r records.Record) string {
 
 // tailFromEnd returns a consumer of topic that starts at its current end, so
 // exactly the events produced from now on are read back.
-func tailFromEnd(ctx context.Context, conn kafkaconn.Config, topic string) (*kgo.Client, error) {
+func tailFromEnd(ctx context.Context, conn kafkaconn.Config, names ...string) (*kgo.Client, error) {
 	adm, err := conn.NewClient()
 	if err != nil {
 		return nil, err
 	}
 	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+		return nil, fmt.Errorf("end offsets of %v: %w", names, err)
 	}
-	start := map[string]map[int32]kgo.Offset{topic: {}}
+	start := map[string]map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
-		start[topic][o.Partition] = kgo.NewOffset().At(o.Offset)
+		if start[o.Topic] == nil {
+			start[o.Topic] = map[int32]kgo.Offset{}
+		}
+		start[o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset)
 	})
-	return conn.NewClient(kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	return conn.NewClient(kgo.ConsumePartitions(start), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(200*time.Millisecond))
 }

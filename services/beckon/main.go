@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 const usage = `beckon runs event-triggered customer journeys on Kafka.
@@ -39,6 +40,9 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	log            *slog.Logger
+	// journeyNow is the dev engine's (scaled) clock, for the receipts the
+	// simulated channel writes.
+	journeyNow func() time.Time
 }
 
 // run executes one command and returns the process exit code: 0 success,

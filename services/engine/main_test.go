@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -73,5 +75,17 @@ func TestEngineRejectsBadFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run(context.Background(), []string{"--no-such-flag"}, &stderr, func(string) string { return "" }); code != 2 {
 		t.Fatalf("exit %d, want 2", code)
+	}
+}
+
+// TestConfigurationDoc keeps the engine's table in docs/configuration.md
+// in step with its flags.
+func TestConfigurationDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if table := settings.Markdown(engineSettings); !strings.Contains(string(doc), table) {
+		t.Errorf("docs/configuration.md lacks the current engine table; paste:\n%s", table)
 	}
 }

@@ -53,7 +53,7 @@ func TestReadCacheBounded(t *testing.T) {
 // TestRollbackRestoresWrites: a failed message's writes are undone, and
 // what the transaction wrote before it stays.
 func TestRollbackRestoresWrites(t *testing.T) {
-	st, _, err := openStore(t.TempDir(), 0, false, nil)
+	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

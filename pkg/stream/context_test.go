@@ -12,7 +12,7 @@ import (
 // TestRangeMergesPendingWrites: Range sees the store, the transaction's
 // earlier writes and the message's own writes and deletes, in key order.
 func TestRangeMergesPendingWrites(t *testing.T) {
-	st, _, err := openStore(t.TempDir(), 0, false, nil)
+	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

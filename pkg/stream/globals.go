@@ -41,7 +41,7 @@ func globalMeta(topic string, partition int32) []byte {
 
 func openGlobals(r *Runner, topics []string) (*globalTables, error) {
 	dir := filepath.Join(r.o.StateDir, r.g.name, "global")
-	db, err := pebble.Open(dir, storeOptions(r.log))
+	db, err := pebble.Open(dir, storeOptions(r.log, r.cache))
 	if err != nil {
 		return nil, fmt.Errorf("open global tables %s: %w (delete the directory to rebuild it from the topics)", dir, err)
 	}

@@ -27,6 +27,10 @@ type Options struct {
 	// MaxTimersPerPartition bounds the timers fired per partition per
 	// transaction, so a burst of due timers cannot starve input. Default 500.
 	MaxTimersPerPartition int
+	// BlockCacheBytes is the Pebble block cache shared by all the
+	// runner's stores (partitions and global tables): the working set of
+	// state that point reads find in memory. Default 64 MiB.
+	BlockCacheBytes int64
 	// RepollWait is how long the loop polls a second time for records that
 	// arrived while the last transaction ran, before it processes what the
 	// first poll returned. Default 3ms.
@@ -64,6 +68,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxPollRecords == 0 {
 		o.MaxPollRecords = 5000
+	}
+	if o.BlockCacheBytes == 0 {
+		o.BlockCacheBytes = 64 << 20
 	}
 	if o.RepollWait == 0 {
 		o.RepollWait = 3 * time.Millisecond

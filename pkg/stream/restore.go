@@ -125,7 +125,7 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 	if p.st != nil {
 		_ = p.st.close()
 	}
-	st, wiped, err := openStore(storeDir(r.o.StateDir, r.g.name, p.id), p.id, false, r.log)
+	st, wiped, err := openStore(storeDir(r.o.StateDir, r.g.name, p.id), p.id, false, r.log, r.cache)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 		// cannot be trusted.
 		r.log.Warn("store does not match its changelog; rebuilding", "partition", p.id, "store_next", next, "changelog_start", start, "changelog_end", end)
 		_ = st.close()
-		if p.st, _, err = openStore(st.dir, p.id, true, r.log); err != nil {
+		if p.st, _, err = openStore(st.dir, p.id, true, r.log, r.cache); err != nil {
 			return err
 		}
 		st, next = p.st, -1

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -22,6 +23,7 @@ type Runner struct {
 	log *slog.Logger
 
 	sess    *kgo.GroupTransactSession
+	cache   *pebble.Cache // the block cache of all this runner's stores
 	admCl   *kgo.Client
 	adm     *kadm.Client
 	globals *globalTables
@@ -101,6 +103,8 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	}
 	r.admCl, r.adm = admCl, kadm.NewClient(admCl)
 	defer admCl.Close()
+	r.cache = pebble.NewCache(r.o.BlockCacheBytes)
+	defer r.cache.Unref()
 
 	if len(r.g.globals) > 0 {
 		r.globals, err = openGlobals(r, r.g.globals)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // Key namespaces inside a partition store. State and timers travel through
@@ -37,7 +38,7 @@ type store struct {
 // openStore opens the partition's store, or wipes and recreates it when it
 // cannot be opened: the changelog is the source of truth, so a corrupt local
 // store only costs a restore.
-func openStore(dir string, partition int32, fresh bool, log *slog.Logger) (*store, bool, error) {
+func openStore(dir string, partition int32, fresh bool, log *slog.Logger, cache *pebble.Cache) (*store, bool, error) {
 	wiped := false
 	if fresh {
 		if err := os.RemoveAll(dir); err != nil {
@@ -45,14 +46,14 @@ func openStore(dir string, partition int32, fresh bool, log *slog.Logger) (*stor
 		}
 		wiped = true
 	}
-	db, err := pebble.Open(dir, storeOptions(log))
+	db, err := pebble.Open(dir, storeOptions(log, cache))
 	if err != nil && !wiped {
 		// Corrupt or unreadable: rebuild from the changelog.
 		if rmErr := os.RemoveAll(dir); rmErr != nil {
 			return nil, false, fmt.Errorf("open store %s: %w (and wiping it failed: %v)", dir, err, rmErr)
 		}
 		wiped = true
-		db, err = pebble.Open(dir, storeOptions(log))
+		db, err = pebble.Open(dir, storeOptions(log, cache))
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("open store %s: %w", dir, err)
@@ -60,11 +61,19 @@ func openStore(dir string, partition int32, fresh bool, log *slog.Logger) (*stor
 	return &store{partition: partition, dir: dir, db: db}, wiped, nil
 }
 
-func storeOptions(log *slog.Logger) *pebble.Options {
+// storeOptions are the Pebble options of a partition store or the global
+// tables. cache is the runner's block cache, shared by all its stores (nil:
+// a small one per store, for tests).
+func storeOptions(log *slog.Logger, cache *pebble.Cache) *pebble.Options {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := &pebble.Options{Logger: pebbleLogger{log}}
+	o := &pebble.Options{Logger: pebbleLogger{log}, Cache: cache}
+	// Point reads dominate (a user's state on every event, timer keys,
+	// table rows), many of them for absent keys: bloom filters let a Get
+	// skip the tables that cannot hold the key instead of reading their
+	// index and data blocks. Set on L0, the other levels inherit it.
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	// The due-time index is a queue: fired timers leave point tombstones at
 	// its head. Pebble's tombstone-density compaction (on by default at
 	// 10%) rewrites such blocks; the runner also seeks past the head, see

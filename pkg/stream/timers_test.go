@@ -76,7 +76,7 @@ func TestTimersFireOnceAndCancel(t *testing.T) {
 // TestTimerBurstIsBounded: due timers are fired at most
 // MaxTimersPerPartition per transaction, in due order.
 func TestDueTimersBoundedAndOrdered(t *testing.T) {
-	st, _, err := openStore(t.TempDir(), 0, false, nil)
+	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

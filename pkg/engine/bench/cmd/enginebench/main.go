@@ -318,6 +318,20 @@ func child(args []string) int {
 		logger.Print(err)
 		return 1
 	}
+	if path := os.Getenv("ENGINEBENCH_CPU"); path != "" {
+		// A CPU profile of the engine over its whole run, one file per run
+		// (PATH.tput, PATH.lat, PATH.active).
+		f, err := os.Create(path + "." + filepath.Base(*state))
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			logger.Print(err)
+		} else {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	go func() {
 		for ctx.Err() == nil && !e.Ready() {
 			time.Sleep(2 * time.Millisecond)

@@ -1,0 +1,64 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
+)
+
+const bigSpender = `
+id: big-spender
+trigger:
+  event: Order Completed
+  when: event.properties.total > 100
+steps:
+  - id: thanks
+    send: {channel: email, template: thanks}
+`
+
+// TestBadInputThroughTheEngine: an event with neither user ID nor key is
+// dead-lettered with the reason; a property of the wrong type in a
+// condition and an event for a paused journey are recorded in activity;
+// the partition goes on to the next, valid event.
+func TestBadInputThroughTheEngine(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.control.Publish(h.ctx, []byte(bigSpender), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.control.Publish(h.ctx, []byte(cartJourney), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.control.SetState(h.ctx, "abandoned-cart", records.JourneyPaused); err != nil {
+		t.Fatal(err)
+	}
+	h.profile("u1")
+	h.start()
+	dlq := h.read("dlq")
+	activity := h.read("activity")
+	sends := h.read("send.email")
+
+	h.produce("events", "", records.Event{MessageID: "nouser", Type: records.EventTrack, Name: "Order Completed", Timestamp: h.clock.now(), Properties: records.JSON(`{"total":500}`)})
+	h.event("u1", "Order Completed", `{"total":"a lot"}`)
+	h.event("u1", "Product Added", `{"cart_id":"c1","sku":"A"}`)
+	h.event("u1", "Order Completed", `{"total":150}`)
+
+	recs := dlq.wait(t, "the event without a user", func(recs []*kgo.Record) bool { return len(recs) == 1 })
+	var reason string
+	for _, hd := range recs[0].Headers {
+		if hd.Key == stream.HeaderDLQReason {
+			reason = string(hd.Value)
+		}
+	}
+	if !strings.Contains(reason, "no user ID") {
+		t.Errorf("dead-letter reason %q", reason)
+	}
+	activity.wait(t, "the error and the paused skip", func(recs []*kgo.Record) bool {
+		acts := h.activities(recs)
+		return countKind(acts, records.ActivityError, "trigger.when") == 1 && countKind(acts, records.ActivitySkipped, "journey paused") == 1
+	})
+	sends.wait(t, "the valid order's thank-you", func(recs []*kgo.Record) bool { return len(recs) == 1 })
+}

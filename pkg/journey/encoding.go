@@ -2,6 +2,7 @@ package journey
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,12 +19,24 @@ import (
 // engine's clock resolution for timers), free-form values as their JSON
 // text. JSON (the struct tags) remains for tests and debugging tools.
 
-const userFormatV1 = 1
+// Formats: 1 wrote every time absolute and instance IDs as text; 2 (what
+// MarshalBinary writes) writes an instance's times relative to its entry
+// and its ID as the 12 bytes its hex stands for. Both are read.
+const (
+	userFormatV1 = 1
+	userFormatV2 = 2
+)
 
 // MarshalBinary encodes the user's journey state.
-func (u *User) MarshalBinary() ([]byte, error) {
-	e := &binWriter{b: make([]byte, 0, 256)}
-	e.b = append(e.b, userFormatV1)
+func (u *User) MarshalBinary() ([]byte, error) { return u.marshal(false) }
+
+func (u *User) marshal(v1 bool) ([]byte, error) {
+	e := &binWriter{b: make([]byte, 0, 256), v1: v1}
+	if v1 {
+		e.b = append(e.b, userFormatV1)
+	} else {
+		e.b = append(e.b, userFormatV2)
+	}
 	e.str(u.ID)
 	e.uint(uint64(len(u.Instances)))
 	for _, inst := range u.Instances {
@@ -56,19 +69,20 @@ func (u *User) MarshalBinary() ([]byte, error) {
 }
 
 func (e *binWriter) instance(inst *Instance) {
-	e.str(inst.ID)
+	e.id(inst.ID)
 	e.str(inst.Journey)
 	e.uint(uint64(inst.Version))
 	e.str(inst.EntryKey)
 	e.str(inst.Step)
 	e.time(inst.EnteredAt)
-	e.time(inst.StepAt)
-	e.time(inst.WakeAt)
+	e.base = inst.EnteredAt
+	e.rel(inst.StepAt)
+	e.rel(inst.WakeAt)
 	e.uint(uint64(inst.Resets))
 	t := &inst.Trigger
 	e.str(t.Name)
 	e.str(t.MessageID)
-	e.time(t.Timestamp)
+	e.rel(t.Timestamp)
 	e.str(t.SessionID)
 	e.bytes(t.Properties)
 	e.uint(uint64(len(inst.Items)))
@@ -92,14 +106,14 @@ func (e *binWriter) instance(inst *Instance) {
 		e.str(s.CommandID)
 		e.str(s.Channel)
 		e.str(s.Template)
-		e.time(s.At)
+		e.rel(s.At)
 		e.str(s.Status)
 	}
 	e.uint(uint64(len(inst.Replies)))
 	for _, r := range inst.Replies {
 		e.str(string(r.Direction))
 		e.str(r.Text)
-		e.time(r.At)
+		e.rel(r.At)
 		e.str(r.CommandID)
 	}
 	if r := inst.Receipt; r != nil {
@@ -107,12 +121,12 @@ func (e *binWriter) instance(inst *Instance) {
 		e.str(r.CommandID)
 		e.str(r.Status)
 		e.str(r.Text)
-		e.time(r.At)
+		e.rel(r.At)
 	} else {
 		e.uint(0)
 	}
 	e.str(inst.Held)
-	e.time(inst.Due)
+	e.rel(inst.Due)
 	e.uint(uint64(inst.Seq))
 	e.str(inst.TraceID)
 	e.str(inst.SpanID)
@@ -122,10 +136,10 @@ func (e *binWriter) instance(inst *Instance) {
 // values (trigger properties, item values) share memory with b, which the
 // caller must therefore not modify afterwards.
 func (u *User) UnmarshalBinary(b []byte) error {
-	if len(b) == 0 || b[0] != userFormatV1 {
+	if len(b) == 0 || (b[0] != userFormatV1 && b[0] != userFormatV2) {
 		return errors.New("journey state: unknown format")
 	}
-	d := &binReader{b: b[1:]}
+	d := &binReader{b: b[1:], v2: b[0] == userFormatV2}
 	*u = User{ID: d.str()}
 	n := d.count()
 	for range n {
@@ -161,11 +175,10 @@ func (u *User) UnmarshalBinary(b []byte) error {
 }
 
 func (d *binReader) instance() *Instance {
-	inst := &Instance{
-		ID: d.str(), Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(),
-		EnteredAt: d.time(), StepAt: d.time(), WakeAt: d.time(), Resets: int(d.uint()),
-	}
-	inst.Trigger = TriggerEvent{Name: d.str(), MessageID: d.str(), Timestamp: d.time(), SessionID: d.str(), Properties: d.bytes()}
+	inst := &Instance{ID: d.id(), Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(), EnteredAt: d.time()}
+	d.base = inst.EnteredAt
+	inst.StepAt, inst.WakeAt, inst.Resets = d.rel(), d.rel(), int(d.uint())
+	inst.Trigger = TriggerEvent{Name: d.str(), MessageID: d.str(), Timestamp: d.rel(), SessionID: d.str(), Properties: d.bytes()}
 	for range d.count() {
 		inst.Items = append(inst.Items, Item{Key: d.str(), Value: d.bytes(), Quantity: d.float()})
 	}
@@ -175,22 +188,24 @@ func (d *binReader) instance() *Instance {
 		}
 	}
 	for range d.count() {
-		inst.Sends = append(inst.Sends, SentMessage{Step: d.str(), CommandID: d.str(), Channel: d.str(), Template: d.str(), At: d.time(), Status: d.str()})
+		inst.Sends = append(inst.Sends, SentMessage{Step: d.str(), CommandID: d.str(), Channel: d.str(), Template: d.str(), At: d.rel(), Status: d.str()})
 	}
 	for range d.count() {
-		inst.Replies = append(inst.Replies, records.ConversationMessage{Direction: records.MessageDirection(d.str()), Text: d.str(), At: d.time(), CommandID: d.str()})
+		inst.Replies = append(inst.Replies, records.ConversationMessage{Direction: records.MessageDirection(d.str()), Text: d.str(), At: d.rel(), CommandID: d.str()})
 	}
 	if d.uint() == 1 {
-		inst.Receipt = &ReceiptSeen{CommandID: d.str(), Status: d.str(), Text: d.str(), At: d.time()}
+		inst.Receipt = &ReceiptSeen{CommandID: d.str(), Status: d.str(), Text: d.str(), At: d.rel()}
 	}
-	inst.Held, inst.Due, inst.Seq = d.str(), d.time(), int(d.uint())
+	inst.Held, inst.Due, inst.Seq = d.str(), d.rel(), int(d.uint())
 	inst.TraceID, inst.SpanID = d.str(), d.str()
 	return inst
 }
 
 type binWriter struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	base time.Time // what rel writes times relative to
+	v1   bool      // write format 1 (tests of reading old state)
 }
 
 func (e *binWriter) uint(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
@@ -219,8 +234,10 @@ func (e *binWriter) time(t time.Time) {
 }
 
 type binReader struct {
-	b   []byte
-	err error
+	b    []byte
+	err  error
+	v2   bool
+	base time.Time
 }
 
 func (d *binReader) fail(what string) {
@@ -301,4 +318,73 @@ func (d *binReader) time() time.Time {
 	z := v - 1
 	ms := int64(z>>1) ^ -int64(z&1)
 	return time.UnixMilli(ms).UTC()
+}
+
+// rel writes a time relative to base (0 for the zero time): an instance's
+// times are close to its entry, so their varints are short.
+func (e *binWriter) rel(t time.Time) {
+	if e.v1 {
+		e.time(t)
+		return
+	}
+	if t.IsZero() {
+		e.uint(0)
+		return
+	}
+	d := t.UnixMilli() - e.base.UnixMilli()
+	e.uint(1 + uint64(d<<1^d>>63))
+}
+
+func (d *binReader) rel() time.Time {
+	if !d.v2 {
+		return d.time()
+	}
+	v := d.uint()
+	if v == 0 {
+		return time.Time{}
+	}
+	z := v - 1
+	ms := int64(z>>1) ^ -int64(z&1)
+	return time.UnixMilli(d.base.UnixMilli() + ms).UTC()
+}
+
+// id writes an instance ID: the 12 bytes behind 24 lowercase hex digits
+// (what InstanceID makes) after a 1, else 0 and the text.
+func (e *binWriter) id(s string) {
+	if e.v1 {
+		e.str(s)
+		return
+	}
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 12 && hex.EncodeToString(b) == s {
+		e.b = append(append(e.b, 1), b...)
+		return
+	}
+	e.b = append(e.b, 0)
+	e.str(s)
+}
+
+func (d *binReader) id() string {
+	if !d.v2 {
+		return d.str()
+	}
+	if len(d.b) == 0 {
+		d.fail("an instance ID")
+		return ""
+	}
+	tag := d.b[0]
+	d.b = d.b[1:]
+	switch tag {
+	case 0:
+		return d.str()
+	case 1:
+		if len(d.b) < 12 {
+			d.fail("an instance ID")
+			return ""
+		}
+		s := hex.EncodeToString(d.b[:12])
+		d.b = d.b[12:]
+		return s
+	}
+	d.fail("an instance ID tag")
+	return ""
 }

@@ -23,7 +23,7 @@ func sampleUser() *User {
 			Replies: []records.ConversationMessage{{Direction: records.Inbound, Text: "price?", At: at, CommandID: "abc/remind/1"}},
 			Receipt: &ReceiptSeen{CommandID: "abc/remind/1", Status: "replied", Text: "price?", At: at},
 			Held:    "quiet_hours", Due: at.Add(-time.Hour), Seq: 7, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
-		}, {ID: "def", Journey: "welcome", Step: "hello", EnteredAt: at, StepAt: at}},
+		}, {ID: InstanceID("welcome", "u1", "", 1), Journey: "welcome", Step: "hello", EnteredAt: at, StepAt: at, WakeAt: at.Add(-24 * time.Hour)}},
 		Entries:      map[string]*EntryLog{"abandoned-cart": {Count: 3, Last: at, Sessions: []string{"s1"}, Seq: map[string]int{"c1": 2, "c2": 1}}},
 		Sends:        []SendLog{{Channel: "email", At: at}},
 		Unsubscribed: []string{"sms"},
@@ -45,6 +45,18 @@ func TestUserBinaryRoundTrip(t *testing.T) {
 		a, _ := json.Marshal(u)
 		g, _ := json.Marshal(&got)
 		t.Fatalf("round trip:\n%s\n%s", a, g)
+	}
+	// State written before format 2 still reads.
+	old, err := u.marshal(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromV1 User
+	if err := fromV1.UnmarshalBinary(old); err != nil || !reflect.DeepEqual(&fromV1, u) {
+		t.Fatalf("format 1: %v", err)
+	}
+	if len(b) >= len(old) {
+		t.Errorf("format 2 is %d bytes, format 1 %d", len(b), len(old))
 	}
 	j, _ := json.Marshal(u)
 	if len(b) >= len(j)*2/3 {

@@ -114,8 +114,9 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
-// No expression can stall a partition: CostLimit and MaxIterations stop
-// it, quickly.
+// No expression can stall a partition: MaxIterations stops it after a
+// bounded number of comprehension steps and CostLimit after bounded work,
+// both deterministic (no timer).
 func TestEvalLimits(t *testing.T) {
 	list := func(n int) *Vars {
 		l := make([]any, n)
@@ -146,16 +147,12 @@ func TestEvalLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
 		_, err = e.Eval(list(tc.n))
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%.60s over %d: %v", tc.src, tc.n, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%.60s over %d: error %v, want %q", tc.src, tc.n, err, tc.want)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("%.60s over %d: took %v", tc.src, tc.n, d)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -199,19 +198,15 @@ steps:
 }
 
 // Aliases can make a small document expand to millions of values: Parse
-// stops at maxNodes, quickly.
+// stops at maxNodes (a count, so the bound holds on any machine).
 func TestParseAliasBomb(t *testing.T) {
 	src := "id: x\ntrigger: {event: E}\nsteps:\n" +
 		"  - {id: a, branch: {cases: &c [&k {when: 'true', next: exit}" + strings.Repeat(", *k", 2000) + "]}}\n" +
 		"  - &s {id: b, branch: {cases: *c}}\n" +
 		strings.Repeat("  - *s\n", 2000)
-	start := time.Now()
 	_, err := Parse([]byte(src))
 	if err == nil || !strings.Contains(err.Error(), "more than 100000 values (aliases expanded); the definition is too large") {
 		t.Fatalf("err = %v", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v", d)
 	}
 	// An alias of its own anchor decodes no deeper than the format.
 	if _, err := Parse([]byte("id: x\nsteps: &s [*s]\n")); err == nil {

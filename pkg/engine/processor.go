@@ -68,9 +68,17 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 		return fmt.Errorf("message from unexpected topic %q", m.Topic)
 	}
 
-	u, before, err := e.loadUser(c, user)
+	u, stored, err := e.loadUser(c, user)
 	if err != nil {
 		return err
+	}
+	if in.Wake != "" {
+		// The runtime removed the fired timer.
+		for _, inst := range u.Instances {
+			if inst.ID == in.Wake {
+				inst.TimerAt = time.Time{}
+			}
+		}
 	}
 	env, err := e.env(c, user)
 	if err != nil {
@@ -78,17 +86,16 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 	}
 	// Stored times have millisecond resolution, like the timers.
 	fx := journey.Apply(u, in, env, c.Now().Truncate(time.Millisecond))
-	if err := e.storeUser(c, u, before); err != nil {
+	if err := e.storeUser(c, u, stored); err != nil {
 		return err
 	}
 	return e.emit(c, fx)
 }
 
-// loadUser reads the user's journey state and the wake-up time of each
-// instance as stored.
-func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, map[string]time.Time, error) {
+// loadUser reads the user's journey state; stored is its encoding as
+// read (nil for a new user).
+func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, []byte, error) {
 	u := &journey.User{ID: user}
-	before := map[string]time.Time{}
 	v, ok, err := c.Get([]byte(user))
 	if err != nil {
 		return nil, nil, stream.Retryable(err)
@@ -98,46 +105,48 @@ func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, map[st
 			return nil, nil, fmt.Errorf("stored journey state of user %q: %w", user, err)
 		}
 	}
-	for _, inst := range u.Instances {
-		before[inst.ID] = inst.WakeAt
-	}
-	return u, before, nil
+	return u, v, nil
 }
 
-// storeUser writes the state back and moves timers to match the
-// instances' wake-up times.
-func (e *Engine) storeUser(c *stream.Context, u *journey.User, before map[string]time.Time) error {
-	after := map[string]bool{}
+// storeUser arms the instances' timers and writes the state back if it
+// changed. Timers are armed lazily: only when an instance has none, or its
+// wake-up moved earlier than the armed one. A later wake-up (a hold reset
+// on every cart change) keeps the armed timer, which fires early, finds
+// the instance not due and is re-armed then: one timer write per wait
+// instead of three changelog writes per reset. Timers of ended instances
+// are left to fire and find nothing.
+func (e *Engine) storeUser(c *stream.Context, u *journey.User, stored []byte) error {
 	for _, inst := range u.Instances {
-		after[inst.ID] = true
-		if inst.WakeAt.IsZero() {
-			if !before[inst.ID].IsZero() {
-				if err := c.Cancel(timerKey(u.ID, inst.ID)); err != nil {
-					return stream.Retryable(err)
-				}
-			}
+		if inst.WakeAt.IsZero() || (!inst.TimerAt.IsZero() && !inst.TimerAt.After(inst.WakeAt)) {
 			continue
 		}
-		if old, had := before[inst.ID]; !had || !old.Equal(inst.WakeAt) {
-			if err := c.Schedule(timerKey(u.ID, inst.ID), inst.WakeAt, nil); err != nil {
-				return stream.Retryable(err)
-			}
+		if err := c.Schedule(timerKey(u.ID, inst.ID), inst.WakeAt, nil); err != nil {
+			return stream.Retryable(err)
 		}
+		inst.TimerAt = inst.WakeAt
 	}
-	for id, wake := range before {
-		if !after[id] && !wake.IsZero() {
-			if err := c.Cancel(timerKey(u.ID, id)); err != nil {
-				return stream.Retryable(err)
-			}
+	if len(u.Instances) == 0 && len(u.Entries) == 0 && len(u.Sends) == 0 && len(u.Unsubscribed) == 0 && u.Rate.Count < rateKeptFrom {
+		// Nothing worth keeping for a user no journey has seen: most
+		// events are of such users, and they cost no state write.
+		if stored != nil {
+			c.Delete([]byte(u.ID))
 		}
+		return nil
 	}
 	b, err := u.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("encode journey state of user %q: %w", u.ID, err)
 	}
-	c.Set([]byte(u.ID), b)
+	if !bytes.Equal(b, stored) {
+		c.Set([]byte(u.ID), b)
+	}
 	return nil
 }
+
+// rateKeptFrom is the count of a user's events in a minute from which the
+// engine keeps the rate window of a user without journey state, so the
+// event-rate guard still sees a flood from such a user.
+const rateKeptFrom = 10
 
 // env gathers what the journey semantics read about the user.
 func (e *Engine) env(c *stream.Context, user string) (*journey.Env, error) {

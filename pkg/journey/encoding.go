@@ -130,6 +130,9 @@ func (e *binWriter) instance(inst *Instance) {
 	e.uint(uint64(inst.Seq))
 	e.str(inst.TraceID)
 	e.str(inst.SpanID)
+	if !e.v1 {
+		e.rel(inst.TimerAt)
+	}
 }
 
 // UnmarshalBinary decodes what MarshalBinary encoded. The user's free-form
@@ -198,6 +201,9 @@ func (d *binReader) instance() *Instance {
 	}
 	inst.Held, inst.Due, inst.Seq = d.str(), d.rel(), int(d.uint())
 	inst.TraceID, inst.SpanID = d.str(), d.str()
+	if d.v2 {
+		inst.TimerAt = d.rel()
+	}
 	return inst
 }
 

@@ -218,6 +218,22 @@ func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.C
 	return c, ready, nil
 }
 
+// consumeAll runs an engine child until its group has committed past n
+// events, and returns the time from its Ready and its usage.
+func (d *deployment) consumeAll(ctx context.Context, stateDir string, n int) (time.Duration, bench.Usage, error) {
+	eng, ready, err := d.startEngine(ctx, stateDir)
+	if err != nil {
+		return 0, bench.Usage{}, err
+	}
+	done, err := d.waitConsumed(ctx, n)
+	if err != nil {
+		_, _ = eng.Stop(10 * time.Second)
+		return 0, bench.Usage{}, err
+	}
+	u, err := eng.Stop(30 * time.Second)
+	return done.Sub(ready), u, err
+}
+
 // waitConsumed waits until the engine group has committed past n events.
 func (d *deployment) waitConsumed(ctx context.Context, n int) (time.Time, error) {
 	adm := kadm.NewClient(d.cl)
@@ -397,20 +413,11 @@ func (r *report) measure(ctx context.Context, seeds []string) error {
 		return err
 	}
 	logger.Printf("throughput: %d cart events over %d users pre-produced", c.events, c.users)
-	eng, ready, err := d.startEngine(ctx, filepath.Join(work, "tput"))
+	took, u, err := d.consumeAll(ctx, filepath.Join(work, "tput"), c.events)
 	if err != nil {
 		return err
 	}
-	done, err := d.waitConsumed(ctx, c.events)
-	if err != nil {
-		_, _ = eng.Stop(10 * time.Second)
-		return err
-	}
-	u, err := eng.Stop(30 * time.Second)
-	if err != nil {
-		return err
-	}
-	r.tputTook = done.Sub(ready)
+	r.tputTook = took
 	r.tput = float64(c.events) / r.tputTook.Seconds()
 	r.tputRSS, r.tputCPU = u.PeakRSS, u.CPU
 	logger.Printf("throughput: %d events in %v = %.0f events/s, peak RSS %d MiB", c.events, r.tputTook.Round(time.Millisecond), r.tput, u.PeakRSS>>20)
@@ -526,20 +533,11 @@ func (r *report) activeRun(ctx context.Context, seeds []string, work string) err
 		return err
 	}
 	logger.Printf("active: %d cart events (one per cart) over %d users pre-produced", r.cfg.active, users)
-	eng, ready, err := d.startEngine(ctx, filepath.Join(work, "active"))
+	took, u, err := d.consumeAll(ctx, filepath.Join(work, "active"), r.cfg.active)
 	if err != nil {
 		return err
 	}
-	done, err := d.waitConsumed(ctx, r.cfg.active)
-	if err != nil {
-		_, _ = eng.Stop(10 * time.Second)
-		return err
-	}
-	u, err := eng.Stop(30 * time.Second)
-	if err != nil {
-		return err
-	}
-	r.activeTook, r.activeInstances, r.activeRSS = done.Sub(ready), r.cfg.active, u.PeakRSS
+	r.activeTook, r.activeInstances, r.activeRSS = took, r.cfg.active, u.PeakRSS
 	logger.Printf("active: %d instances in %v, peak RSS %d MiB", r.cfg.active, r.activeTook.Round(time.Millisecond), u.PeakRSS>>20)
 	return nil
 }

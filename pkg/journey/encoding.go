@@ -50,12 +50,7 @@ func (u *User) marshal(v1 bool) ([]byte, error) {
 		e.uint(uint64(l.Count))
 		e.time(l.Last)
 		e.strs(l.Sessions)
-		keys := sortedKeys(l.Seq)
-		e.uint(uint64(len(keys)))
-		for _, k := range keys {
-			e.str(k)
-			e.uint(uint64(l.Seq[k]))
-		}
+		e.uint(0) // an entry count per key, no longer kept
 	}
 	e.uint(uint64(len(u.Sends)))
 	for _, s := range u.Sends {
@@ -154,12 +149,9 @@ func (u *User) UnmarshalBinary(b []byte) error {
 	for range n {
 		id := d.str()
 		l := &EntryLog{Count: int(d.uint()), Last: d.time(), Sessions: d.strs()}
-		if m := d.count(); m > 0 {
-			l.Seq = make(map[string]int, m)
-			for range m {
-				k := d.str()
-				l.Seq[k] = int(d.uint())
-			}
+		for range d.count() { // an entry count per key, no longer kept
+			d.str()
+			d.uint()
 		}
 		u.Entries[id] = l
 	}

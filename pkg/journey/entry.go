@@ -77,20 +77,16 @@ func (a *applier) enter(j *Journey, ev *records.Event) {
 		return
 	}
 
-	if log.Seq == nil {
-		log.Seq = map[string]int{}
-	}
-	log.Seq[key]++
 	log.Count++
 	log.Last = a.now
-	if ev.SessionID != "" {
+	if ev.SessionID != "" && !slices.Contains(log.Sessions, ev.SessionID) {
 		log.Sessions = append(log.Sessions, ev.SessionID)
 		if len(log.Sessions) > maxSessions {
 			log.Sessions = log.Sessions[len(log.Sessions)-maxSessions:]
 		}
 	}
 	inst := &Instance{
-		ID:        InstanceID(j.Def.ID, a.u.ID, key, log.Seq[key]),
+		ID:        InstanceID(j.Def.ID, a.u.ID, key, log.Count),
 		Journey:   j.Def.ID,
 		Version:   j.Version,
 		EntryKey:  key,
@@ -171,9 +167,9 @@ func (a *applier) entryKey(j *Journey, ev *records.Event) (string, error) {
 	return key, err
 }
 
-// InstanceID is the deterministic ID of the seq-th entry of user into
-// journey under key: replays of the same input produce the same IDs, and
-// so the same command and activity IDs.
+// InstanceID is the deterministic ID of the user's seq-th entry into
+// journey (counted over all entry keys), under key: replays of the same
+// input produce the same IDs, and so the same command and activity IDs.
 func InstanceID(journey, user, key string, seq int) string {
 	h := sha256.New()
 	for _, s := range []string{journey, user, key, strconv.Itoa(seq)} {

@@ -34,9 +34,6 @@ type EntryLog struct {
 	// Sessions holds the session IDs entered in (once_per_session), most
 	// recent last, bounded.
 	Sessions []string `json:"sessions,omitempty"`
-	// Seq numbers entries per entry key, so a re-entry gets a new
-	// instance ID.
-	Seq map[string]int `json:"seq,omitempty"`
 }
 
 // SendLog is one send, for frequency caps.

@@ -40,6 +40,9 @@ func (j JSON) Map() (map[string]any, error) {
 	if j.IsZero() {
 		return m, nil
 	}
+	if fast, ok := parseObject(j); ok {
+		return fast, nil
+	}
 	if err := json.Unmarshal(j, &m); err != nil {
 		return nil, fmt.Errorf("records: parse JSON object: %w", err)
 	}

@@ -75,6 +75,62 @@ func (c *Control) Publish(ctx context.Context, text []byte, format string) (int3
 	return next, c.write(ctx, &rec)
 }
 
+// Draft saves a definition as the journey's draft: a version engines do
+// not run, for review before it is published. A journey has at most one
+// draft: saving again replaces it. The definition must parse (its id names
+// the journey) but need not validate yet. It returns the draft's version.
+func (c *Control) Draft(ctx context.Context, text []byte, format string) (int32, error) {
+	def, err := journey.Parse(text)
+	if err != nil {
+		return 0, err
+	}
+	cat, err := c.load(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read journeys: %w", err)
+	}
+	v := int32(1)
+	cat.mu.RLock()
+	for n, x := range cat.versions[def.ID] {
+		if x.rec.State == records.JourneyDraft && n >= v {
+			v = n // replace the draft
+		} else {
+			v = max(v, n+1)
+		}
+	}
+	cat.mu.RUnlock()
+	rec := records.JourneyDefinition{JourneyID: def.ID, Version: v, State: records.JourneyDraft, Format: format, Definition: string(text), PublishedBy: c.By}
+	return v, c.write(ctx, &rec)
+}
+
+// PublishDraft publishes the journey's draft: it must validate; its
+// version becomes live and the journey's current one.
+func (c *Control) PublishDraft(ctx context.Context, id string) (int32, error) {
+	cat, err := c.load(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read journeys: %w", err)
+	}
+	cat.mu.RLock()
+	var draft *version
+	for _, x := range cat.versions[id] {
+		if x.rec.State == records.JourneyDraft && (draft == nil || x.rec.Version > draft.rec.Version) {
+			draft = x
+		}
+	}
+	cat.mu.RUnlock()
+	if draft == nil {
+		return 0, fmt.Errorf("journey %q has no draft", id)
+	}
+	if draft.err != nil {
+		return 0, draft.err
+	}
+	rec := draft.rec
+	rec.State, rec.PublishedAt = records.JourneyLive, time.Now().UTC()
+	if c.By != "" {
+		rec.PublishedBy = c.By
+	}
+	return rec.Version, c.write(ctx, &rec)
+}
+
 // SetState moves a journey to state (paused, live to resume, archived) by
 // rewriting its current version's record.
 func (c *Control) SetState(ctx context.Context, id string, state records.JourneyState) error {

@@ -21,8 +21,10 @@ import (
 )
 
 const journeysUsage = `usage: beckon journeys validate [--channels a,b] FILE...
-       beckon journeys publish [flags] FILE...     publish each file as its journey's next version, live
-       beckon journeys pause|resume|archive [flags] JOURNEY_ID...
+       beckon journeys draft [flags] FILE...            save each file as its journey's draft (not run)
+       beckon journeys publish [flags] FILE...          publish each file as its journey's next version, live
+       beckon journeys publish --draft [flags] ID...    publish each journey's draft
+       beckon journeys pause|resume|archive [flags] ID...
 `
 
 // journeysSettings are the flags of `beckon journeys validate`: the
@@ -36,7 +38,7 @@ var journeysSettings = func() []settings.Setting {
 // of every file as FILE:LINE:COL: PATH: REASON and exits 1 if any file is
 // invalid.
 func (c *cli) journeys(ctx context.Context, args []string) int {
-	if len(args) > 0 && slices.Contains([]string{"publish", "pause", "resume", "archive"}, args[0]) {
+	if len(args) > 0 && slices.Contains([]string{"draft", "publish", "pause", "resume", "archive"}, args[0]) {
 		return c.journeysControl(ctx, args[0], args[1:])
 	}
 	if len(args) == 0 || args[0] != "validate" {
@@ -119,6 +121,7 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 	conn := kafkaconn.RegisterFlags(fs, c.getenv)
 	layoutFlags := topics.RegisterFlags(fs, c.getenv)
 	by := fs.String("by", c.getenv("USER"), "who publishes, recorded with the version")
+	fromDraft := fs.Bool("draft", false, "publish: the arguments are journey IDs whose drafts to publish")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -163,8 +166,15 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 	defer cancel()
 	code := 0
 	for _, arg := range fs.Args() {
-		switch verb {
-		case "publish":
+		switch {
+		case verb == "publish" && *fromDraft:
+			v, err := control.PublishDraft(ctx, arg)
+			if err != nil {
+				code = fail(err)
+				continue
+			}
+			fmt.Fprintf(c.stdout, "%s: draft published as version %d, live\n", arg, v)
+		case verb == "publish" || verb == "draft":
 			data, err := os.ReadFile(arg)
 			if err != nil {
 				code = fail(err)
@@ -174,7 +184,11 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 			if strings.HasSuffix(arg, ".json") {
 				format = records.FormatJSON
 			}
-			v, err := control.Publish(ctx, data, format)
+			save, what := control.Publish, "published as version %d, live"
+			if verb == "draft" {
+				save, what = control.Draft, "saved as draft version %d"
+			}
+			v, err := save(ctx, data, format)
 			var ve *journey.ValidationError
 			if errors.As(err, &ve) {
 				for _, fe := range ve.Errors {
@@ -187,7 +201,7 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 				code = fail(fmt.Errorf("%s: %w", arg, err))
 				continue
 			}
-			fmt.Fprintf(c.stdout, "%s: published as version %d, live\n", arg, v)
+			fmt.Fprintf(c.stdout, "%s: "+what+"\n", arg, v)
 		default:
 			state := map[string]records.JourneyState{"pause": records.JourneyPaused, "resume": records.JourneyLive, "archive": records.JourneyArchived}[verb]
 			if err := control.SetState(ctx, arg, state); err != nil {

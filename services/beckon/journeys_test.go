@@ -199,3 +199,42 @@ func TestJourneysControl(t *testing.T) {
 		t.Fatalf("pausing an unknown journey: exit %d\n%s", code, errs)
 	}
 }
+
+// TestJourneysDraftLifecycle: draft -> live (publish --draft) -> paused ->
+// live -> archived; a draft is not run, and saving again replaces it.
+func TestJourneysDraftLifecycle(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	prefix := kafkatest.Prefix(t)
+	env := map[string]string{"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix, "BECKON_REPLICATION_FACTOR": "1", "BECKON_PARTITIONS": "2"}
+	if code, out, errs := beckon(t, env, "topics", "apply"); code != 0 {
+		t.Fatalf("topics apply: %d\n%s%s", code, out, errs)
+	}
+	dir := writeFiles(t, map[string]string{"valid.yaml": validJourney})
+	catalog := func() *engine.Catalog {
+		cd, _ := codec.New()
+		cat := engine.NewCatalog(journey.DefaultChannels, slog.New(slog.DiscardHandler))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ready := make(chan struct{})
+		go func() { _ = cat.Follow(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, prefix+"journeys", cd, ready) }()
+		<-ready
+		return cat
+	}
+	for range 2 {
+		if code, out, errs := beckon(t, env, "journeys", "draft", filepath.Join(dir, "valid.yaml")); code != 0 || !strings.Contains(out, "saved as draft version 1") {
+			t.Fatalf("draft: exit %d\n%s%s", code, out, errs)
+		}
+	}
+	if cat := catalog(); len(cat.Current()) != 0 || cat.State("welcome") == records.JourneyLive {
+		t.Fatalf("a draft is running: state %q", cat.State("welcome"))
+	}
+	if code, out, errs := beckon(t, env, "journeys", "publish", "--draft", "welcome"); code != 0 || !strings.Contains(out, "draft published as version 1, live") {
+		t.Fatalf("publish --draft: exit %d\n%s%s", code, out, errs)
+	}
+	if cat := catalog(); cat.State("welcome") != records.JourneyLive || len(cat.Current()) != 1 {
+		t.Fatalf("after publishing the draft: state %q", cat.State("welcome"))
+	}
+	if code, _, errs := beckon(t, env, "journeys", "publish", "--draft", "welcome"); code != 1 || !strings.Contains(errs, "no draft") {
+		t.Fatalf("publishing a missing draft: exit %d\n%s", code, errs)
+	}
+}

@@ -45,7 +45,17 @@ type Env struct {
 	// when the profile has none (the journey's policies.time_zone
 	// applies).
 	Location *time.Location
+	// Lookup reads a row of a lookup table by key (its attributes), for
+	// send steps' lookups; found false when the table has no such row.
+	// Nil: no lookup tables.
+	Lookup func(table, key string) (row map[string]any, found bool, err error)
+	// MaxPayloadBytes caps a send command's payload; a larger one is not
+	// sent (an error activity says so). Default DefaultMaxPayloadBytes.
+	MaxPayloadBytes int
 }
+
+// DefaultMaxPayloadBytes is the default cap of a send's payload.
+const DefaultMaxPayloadBytes = 64 << 10
 
 // Effects are what Apply asks the engine to do, in order.
 type Effects struct {
@@ -65,6 +75,12 @@ const (
 	DefaultMaxResets = 100
 	// DefaultSendDeadline is how long a send command stays deliverable.
 	DefaultSendDeadline = 24 * time.Hour
+	// DefaultMaxWait bounds how long a send waits for missing data
+	// (missing: wait).
+	DefaultMaxWait = time.Hour
+	// missingRecheck is how often a send waiting for missing data looks
+	// again.
+	missingRecheck = time.Minute
 	// DefaultMaxLateness bounds how late a send held by a pause may go
 	// out on resume (policies.paused.max_lateness).
 	DefaultMaxLateness = 24 * time.Hour

@@ -742,3 +742,112 @@ func TestStateDoesNotGrowWithEntries(t *testing.T) {
 		t.Fatalf("entries %d, want 300", s.u.Entries["abandoned-cart"].Count)
 	}
 }
+
+const enrichedCart = `
+id: enriched
+trigger: {event: Product Added, key: event.properties.cart_id}
+state:
+  - on: Product Added
+    add_item: {key: event.properties.sku, value: '{"size": event.properties.size}'}
+steps:
+  - id: remind
+    send:
+      channel: email
+      template: cart
+      lookups:
+        - {name: products, table: catalog, keys: 'state.items.map(i, i.key)'}
+        - {name: card, table: cards, key: facts.loyalty.card}
+      %s
+      payload:
+        items: >-
+          state.items.map(i, i.key in lookups.products
+            ? {"sku": i.key, "size": i.value.size, "name": lookups.products[i.key].name, "price": lookups.products[i.key].price}
+            : {"sku": i.key, "size": i.value.size})
+        points: 'has(lookups.card) ? lookups.card.points : 0.0'
+`
+
+func catalogLookup(rows map[string]map[string]any) func(table, key string) (map[string]any, bool, error) {
+	return func(table, key string) (map[string]any, bool, error) {
+		row, ok := rows[table+"/"+key]
+		return row, ok, nil
+	}
+}
+
+// TestSendEnrichedFromLookups: a payload built from the cart's items
+// joined to the catalog by SKU, and the loyalty card found from a fact.
+func TestSendEnrichedFromLookups(t *testing.T) {
+	s := newScenario(t, strings.Replace(enrichedCart, "%s", "", 1))
+	s.env.Facts = map[string]any{"loyalty": map[string]any{"card": "L-7"}}
+	s.env.Lookup = catalogLookup(map[string]map[string]any{
+		"catalog/SKU-1": {"name": "Linen Shirt", "price": 59.0},
+		"cards/L-7":     {"points": 1200.0},
+	})
+	s.event("Product Added", `{"cart_id":"c1","sku":"SKU-1","size":"M"}`)
+	if len(s.sends) != 1 {
+		t.Fatalf("no send:\n%s", s.activityLog())
+	}
+	if got := string(s.sends[0].Payload); got != `{"items":[{"name":"Linen Shirt","price":59,"size":"M","sku":"SKU-1"}],"points":1200}` {
+		t.Errorf("payload %s", got)
+	}
+}
+
+// TestSendMissingLookup: a missing row sends without it (the default),
+// skips, or waits up to max_wait and then sends without it.
+func TestSendMissingLookup(t *testing.T) {
+	for _, tc := range []struct {
+		policy   string
+		rowAfter time.Duration // when the catalog row appears (0: never)
+		want     []string
+		activity string
+	}{
+		{"", 0, []string{"email cart @0s"}, "sending without missing data"},
+		{"missing: skip", 0, nil, "missing_data"},
+		{"missing: wait\n      max_wait: 10m", 3 * time.Minute, []string{"email cart @3m0s"}, "send held: missing_data"},
+		{"missing: wait\n      max_wait: 10m", 0, []string{"email cart @10m0s"}, "sending without missing data"},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			s := newScenario(t, strings.Replace(enrichedCart, "%s", tc.policy, 1))
+			rows := map[string]map[string]any{"cards/L-7": {"points": 10.0}}
+			s.env.Facts = map[string]any{"loyalty": map[string]any{"card": "L-7"}}
+			s.env.Lookup = catalogLookup(rows)
+			s.event("Product Added", `{"cart_id":"c1","sku":"SKU-1","size":"M"}`)
+			if tc.rowAfter > 0 {
+				s.after(tc.rowAfter - time.Second)
+				rows["catalog/SKU-1"] = map[string]any{"name": "Linen Shirt", "price": 59.0}
+			}
+			s.after(time.Hour)
+			s.wantSends(tc.want...)
+			if !s.hasActivity(records.ActivitySkipped, tc.activity) && !s.hasActivity(records.ActivityWaiting, tc.activity) && !s.hasActivity(records.ActivityStepCompleted, tc.activity) {
+				t.Errorf("no activity %q:\n%s", tc.activity, s.activityLog())
+			}
+		})
+	}
+}
+
+// TestPayloadSizeCap: a payload over the cap is not sent, and an error
+// activity says why; the journey goes on.
+func TestPayloadSizeCap(t *testing.T) {
+	s := newScenario(t, `
+id: big
+trigger: {event: Go}
+steps:
+  - id: big
+    send: {channel: email, template: big, payload: {blob: event.properties.blob}}
+  - id: small
+    send: {channel: email, template: small, payload: {ok: 'true'}}
+`)
+	s.env.MaxPayloadBytes = 1000
+	s.event("Go", `{"blob":"`+strings.Repeat("x", 2000)+`"}`)
+	s.wantSends("email small @0s")
+	s.wantActivity(records.ActivityError, "over the 1000-byte cap")
+}
+
+// TestMissingFactIsMissingData: a lookup whose key comes from an absent
+// fact counts as missing data, under the send's missing policy.
+func TestMissingFactIsMissingData(t *testing.T) {
+	s := newScenario(t, strings.Replace(enrichedCart, "%s", "missing: skip", 1))
+	s.env.Lookup = catalogLookup(map[string]map[string]any{"catalog/SKU-1": {"name": "Linen Shirt", "price": 59.0}})
+	s.event("Product Added", `{"cart_id":"c1","sku":"SKU-1","size":"M"}`)
+	s.wantSends()
+	s.wantActivity(records.ActivitySkipped, "missing_data")
+}

@@ -252,7 +252,35 @@ type Send struct {
 	// Deadline is how long after it is due the send may still be
 	// delivered. Default 24h.
 	Deadline string `json:"deadline,omitempty"`
+	// Lookups names rows of lookup tables (lookups.<table> topics) the
+	// payload uses, found by foreign key: the payload's expressions see
+	// them as lookups.<name>, and the default payload includes them.
+	Lookups []Lookup `json:"lookups,omitempty"`
+	// Missing says what happens when the profile or a named lookup row is
+	// missing when the send is due: send (the default: without the
+	// missing lookup; a send cannot go without a profile), wait (up to
+	// MaxWait, checking again every minute, then send without it), or skip.
+	Missing string `json:"missing,omitempty"`
+	// MaxWait bounds missing: wait. Default 1h.
+	MaxWait string `json:"max_wait,omitempty"`
 }
+
+// Lookup finds rows of a lookup table by key: Key gives one row
+// (lookups.<name> is the row), Keys a list of rows (lookups.<name> maps
+// each key to its row, leaving out keys without one).
+type Lookup struct {
+	Name  string `json:"name"`
+	Table string `json:"table"`
+	Key   string `json:"key,omitempty"`
+	Keys  string `json:"keys,omitempty"`
+}
+
+// Missing-data policies of a send.
+const (
+	MissingSend = "send"
+	MissingWait = "wait"
+	MissingSkip = "skip"
+)
 
 // WaitReceipt waits for a receipt of an earlier send step (Of) up to
 // Timeout and branches on it: On maps a receipt status (delivered,

@@ -55,6 +55,7 @@ const (
 	varFacts   = "facts"
 	varState   = "state"
 	varReceipt = "receipt"
+	varLookups = "lookups"
 	varNow     = "now"
 )
 
@@ -69,6 +70,7 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Variable(varFacts, cel.DynType),
 		cel.Variable(varState, cel.DynType),
 		cel.Variable(varReceipt, cel.DynType),
+		cel.Variable(varLookups, cel.DynType),
 		cel.Variable(varNow, cel.TimestampType),
 		cel.OptionalTypes(),
 		// lowerAscii, trim, split, replace, join, format...
@@ -98,7 +100,7 @@ type Expr struct {
 }
 
 // selection matches a plain field selection on a variable.
-var selection = regexp.MustCompile(`^\s*(event|profile|facts|state|receipt)((\.[A-Za-z_][A-Za-z0-9_]*)+)\s*$`)
+var selection = regexp.MustCompile(`^\s*(event|profile|facts|state|receipt|lookups)((\.[A-Za-z_][A-Za-z0-9_]*)+)\s*$`)
 
 // walk evaluates a plain field selection.
 func (e *Expr) walk(v *Vars) (any, error) {
@@ -114,6 +116,8 @@ func (e *Expr) walk(v *Vars) (any, error) {
 		cur = v.State
 	case varReceipt:
 		cur = v.Receipt
+	case varLookups:
+		cur = v.Lookups
 	}
 	for _, k := range e.path[1:] {
 		m, ok := cur.(map[string]any)
@@ -161,7 +165,7 @@ func CompileExpr(src string) (*Expr, error) {
 	seen := map[string]bool{}
 	for _, r := range ast.NativeRep().ReferenceMap() {
 		switch r.Name {
-		case varEvent, varProfile, varFacts, varState, varReceipt, varNow:
+		case varEvent, varProfile, varFacts, varState, varReceipt, varLookups, varNow:
 			if !seen[r.Name] {
 				seen[r.Name] = true
 				e.vars = append(e.vars, r.Name)
@@ -199,7 +203,9 @@ func (e *Expr) Source() string { return e.src }
 // []any and map[string]any; a nil map is empty.
 type Vars struct {
 	Event, Profile, Facts, State, Receipt map[string]any
-	Now                                   time.Time
+	// Lookups holds a send step's named lookups (empty elsewhere).
+	Lookups map[string]any
+	Now     time.Time
 }
 
 // Eval evaluates the expression and returns its value as plain Go: nil,
@@ -224,6 +230,7 @@ func (e *Expr) eval(v *Vars) (any, error) {
 		varFacts:   orEmpty(v.Facts),
 		varState:   orEmpty(v.State),
 		varReceipt: orEmpty(v.Receipt),
+		varLookups: orEmpty(v.Lookups),
 		varNow:     v.Now,
 	})
 	var cancelled interpreter.EvalCancelledError

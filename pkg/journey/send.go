@@ -2,6 +2,7 @@ package journey
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -21,13 +22,14 @@ const (
 func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) (string, bool) {
 	s := st.Send
 	next := j.NextOf(stepIndex(j, st.ID))
+	held := inst.Held
 	inst.Held = ""
 	skip := func(reason string, details map[string]any) (string, bool) {
 		inst.Due = time.Time{}
 		a.activity(j, inst, records.ActivitySkipped, reason, details)
 		return next, false
 	}
-	if !inst.Due.IsZero() {
+	if !inst.Due.IsZero() && held != "missing_data" {
 		// The step came due while the journey was paused.
 		late := a.now.Sub(inst.Due)
 		p := j.Def.Policies.Paused
@@ -48,6 +50,9 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 	}
 	p := a.env.Profile
 	if p == nil {
+		if s.Missing == MissingWait && a.waitForData(j, inst, s) {
+			return a.hold(j, inst, SendDecision{At: a.now.Add(missingRecheck), Reason: "missing_data"}, held)
+		}
 		return skip("no_profile", map[string]any{"channel": s.Channel})
 	}
 	if c := p.ConsentFor(s.Channel); c != records.ConsentSubscribed {
@@ -67,14 +72,14 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 		if d.Skip {
 			return skip(d.Reason, nil)
 		}
-		return a.hold(j, inst, d)
+		return a.hold(j, inst, d, held)
 	}
 	d = CheckCaps(pol.FrequencyCaps, j.Duration, s.Channel, a.u.Sends, a.now)
 	if !d.Allowed {
 		if d.Skip {
 			return skip(d.Reason, map[string]any{"channel": s.Channel})
 		}
-		return a.hold(j, inst, d)
+		return a.hold(j, inst, d, held)
 	}
 
 	need := needAll // the default payload has the event, state and traits
@@ -84,12 +89,37 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 			need |= uses(j.Expr(src))
 		}
 	}
-	vars := a.vars(inst, a.eventOr(inst, ev), nil, need)
+	vars := a.vars(inst, a.eventOr(inst, ev), nil, need|uses(lookupExprs(j, s)...))
+	lookups, missing, err := a.lookups(j, s, vars)
+	if err != nil {
+		a.activity(j, inst, records.ActivityError, "lookups: "+err.Error(), nil)
+		return next, false
+	}
+	if len(missing) > 0 {
+		details := map[string]any{"missing": missing}
+		switch {
+		case s.Missing == MissingSkip:
+			return skip("missing_data", details)
+		case s.Missing == MissingWait && a.waitForData(j, inst, s):
+			return a.hold(j, inst, SendDecision{At: a.now.Add(missingRecheck), Reason: "missing_data"}, held)
+		}
+		a.activity(j, inst, records.ActivityStepCompleted, "sending without missing data", details)
+	}
+	vars.Lookups = lookups
 	payload, err := a.payload(j, inst, s, vars)
 	if err != nil {
 		a.activity(j, inst, records.ActivityError, "payload: "+err.Error(), nil)
 		return next, false
 	}
+	maxBytes := a.env.MaxPayloadBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxPayloadBytes
+	}
+	if len(payload) > maxBytes {
+		a.activity(j, inst, records.ActivityError, fmt.Sprintf("payload of %d bytes is over the %d-byte cap: not sent", len(payload), maxBytes), nil)
+		return next, false
+	}
+	inst.Due = time.Time{}
 	locale := p.Locale
 	if s.Locale != "" {
 		if locale, err = j.Expr(s.Locale).String(vars); err != nil {
@@ -137,10 +167,14 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 }
 
 // hold makes the instance wait in its send step until the decision's time.
-func (a *applier) hold(j *Journey, inst *Instance, d SendDecision) (string, bool) {
+// A hold for the same reason as the one just ended (a periodic re-check)
+// records no new activity.
+func (a *applier) hold(j *Journey, inst *Instance, d SendDecision, before string) (string, bool) {
 	inst.Held = d.Reason
 	inst.WakeAt = d.At
-	a.activity(j, inst, records.ActivityWaiting, "send held: "+d.Reason, map[string]any{"until": d.At.UTC().Format(time.RFC3339)})
+	if before != d.Reason {
+		a.activity(j, inst, records.ActivityWaiting, "send held: "+d.Reason, map[string]any{"until": d.At.UTC().Format(time.RFC3339)})
+	}
 	return "", true
 }
 
@@ -153,6 +187,9 @@ func (a *applier) payload(j *Journey, inst *Instance, s *Send, vars *Vars) (reco
 		out["event"] = vars.Event["properties"]
 		out["state"] = vars.State
 		out["traits"] = vars.Profile["traits"]
+		if len(vars.Lookups) > 0 {
+			out["lookups"] = vars.Lookups
+		}
 	}
 	for _, k := range sortedKeys(s.Payload) {
 		v, err := j.Expr(s.Payload[k]).Eval(vars)
@@ -229,4 +266,103 @@ func (a *applier) handoff(j *Journey, inst *Instance, st *Step) {
 		CreatedAt:    a.now,
 	})
 	a.activity(j, inst, records.ActivityStepCompleted, "handed off to an agent", map[string]any{"channel": channel, "queue": h.Queue})
+}
+
+func lookupExprs(j *Journey, s *Send) []*Expr {
+	var out []*Expr
+	for _, lk := range s.Lookups {
+		out = append(out, j.Expr(lk.Key), j.Expr(lk.Keys))
+	}
+	return out
+}
+
+// lookups reads the send's named lookup rows: lookups.<name> is the row
+// (key) or a map from key to row (keys). It returns the names or
+// name[key]s with no row.
+func (a *applier) lookups(j *Journey, s *Send, vars *Vars) (map[string]any, []string, error) {
+	if len(s.Lookups) == 0 {
+		return nil, nil, nil
+	}
+	if a.env.Lookup == nil {
+		return nil, nil, fmt.Errorf("no lookup tables are configured")
+	}
+	out := map[string]any{}
+	var missing []string
+	for _, lk := range s.Lookups {
+		if lk.Key != "" {
+			key, err := j.Expr(lk.Key).String(vars)
+			if err != nil {
+				// The key comes from data that is not there (a fact, a
+				// property): the row is missing data too.
+				missing = append(missing, lk.Name+" (key: "+err.Error()+")")
+				continue
+			}
+			row, ok, err := a.env.Lookup(lk.Table, key)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", lk.Name, err)
+			}
+			if !ok {
+				missing = append(missing, lk.Name)
+				continue
+			}
+			out[lk.Name] = row
+			continue
+		}
+		v, err := j.Expr(lk.Keys).Eval(vars)
+		if err != nil {
+			missing = append(missing, lk.Name+" (keys: "+err.Error()+")")
+			continue
+		}
+		list, ok := v.([]any)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s.keys: want a list of keys, got %T", lk.Name, v)
+		}
+		rows := map[string]any{}
+		for _, k := range list {
+			key, err := keyText(k)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s.keys: %w", lk.Name, err)
+			}
+			row, ok, err := a.env.Lookup(lk.Table, key)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", lk.Name, err)
+			}
+			if !ok {
+				missing = append(missing, lk.Name+"["+key+"]")
+				continue
+			}
+			rows[key] = row
+		}
+		out[lk.Name] = rows
+	}
+	return out, missing, nil
+}
+
+// keyText is a lookup key as text: strings as they are, numbers in
+// decimal.
+func keyText(k any) (string, error) {
+	switch v := k.(type) {
+	case string:
+		return v, nil
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	}
+	return "", fmt.Errorf("a key is %T, want a string or a number", k)
+}
+
+// waitForData reports whether a send still waits for missing data (within
+// max_wait of first finding it missing); it records when that was.
+func (a *applier) waitForData(j *Journey, inst *Instance, s *Send) bool {
+	max := DefaultMaxWait
+	if s.MaxWait != "" {
+		max = j.Duration(s.MaxWait)
+	}
+	if inst.Due.IsZero() {
+		inst.Due = a.now
+	}
+	return a.now.Sub(inst.Due) < max
 }

@@ -311,6 +311,11 @@ func (c *checker) expr(path, src string, w want, unavailable []string) {
 	}
 }
 
+var (
+	lookupName  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	lookupTable = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+)
+
 func (c *checker) enum(path, value string, allowed ...string) {
 	if value != "" && !slices.Contains(allowed, value) {
 		c.fail(path, "%q is not one of %s", value, strings.Join(allowed, ", "))
@@ -686,6 +691,34 @@ func (c *checker) step(i int) {
 			}
 		}
 		c.duration(p+".deadline", sd.Deadline)
+		names := map[string]bool{}
+		for i, lk := range sd.Lookups {
+			lp := fmt.Sprintf("%s.lookups[%d]", p, i)
+			if c.required(lp+".name", lk.Name) {
+				if !lookupName.MatchString(lk.Name) {
+					c.fail(lp+".name", "%q: want lowercase letters, digits and underscores, not first a digit", lk.Name)
+				} else if names[lk.Name] {
+					c.fail(lp+".name", "duplicate lookup name %q", lk.Name)
+				}
+				names[lk.Name] = true
+			}
+			if c.required(lp+".table", lk.Table) && !lookupTable.MatchString(lk.Table) {
+				c.fail(lp+".table", "%q: want the <table> of a lookups.<table> topic (lowercase letters, digits, '_' or '-')", lk.Table)
+			}
+			switch {
+			case lk.Key == "" && lk.Keys == "":
+				c.fail(lp, "want key (one row) or keys (a list of rows)")
+			case lk.Key != "" && lk.Keys != "":
+				c.fail(lp, "key and keys both set: want one")
+			}
+			c.expr(lp+".key", lk.Key, wantAny, nil)
+			c.expr(lp+".keys", lk.Keys, wantAny, nil)
+		}
+		c.enum(p+".missing", sd.Missing, MissingSend, MissingWait, MissingSkip)
+		if sd.MaxWait != "" && sd.Missing != MissingWait {
+			c.fail(p+".max_wait", "only applies with missing: wait")
+		}
+		c.duration(p+".max_wait", sd.MaxWait)
 	}
 	if w := s.WaitReceipt; w != nil {
 		p := path + ".wait_receipt"

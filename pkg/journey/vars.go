@@ -206,6 +206,7 @@ const (
 	needProfile
 	needState
 	needReceipt
+	needLookups
 	needAll varSet = 0xff
 )
 
@@ -227,6 +228,8 @@ func uses(exprs ...*Expr) varSet {
 				set |= needState
 			case varReceipt:
 				set |= needReceipt
+			case varLookups:
+				set |= needLookups
 			}
 		}
 	}

@@ -31,6 +31,9 @@ type Config struct {
 	InstanceID string
 	// Group is the consumer group; default "beckon-engine".
 	Group string
+	// MaxPayloadBytes caps a send command's payload (larger ones are not
+	// sent; an error activity says so). Default 64 KiB.
+	MaxPayloadBytes int
 	// Stream tunes the runtime; Kafka, StateDir, InstanceID and Logger
 	// are set from this Config.
 	Stream stream.Options
@@ -56,6 +59,7 @@ type Engine struct {
 type engineTopics struct {
 	events, receipts, profiles, journeys, changelog, activity, handoff, dlq string
 	facts                                                                   map[string]string // fact name -> topic
+	lookups                                                                 map[string]string // lookup table -> topic
 	send                                                                    map[string]string // channel -> topic
 }
 
@@ -86,10 +90,8 @@ func New(cfg Config) (*Engine, error) {
 	for _, name := range sortedNames(t.facts) {
 		edges = append(edges, stream.Table(t.facts[name], false))
 	}
-	for _, s := range cfg.Topics.Specs {
-		if len(s.Base) > len("lookups.") && s.Base[:len("lookups.")] == "lookups." {
-			edges = append(edges, stream.GlobalTable(s.Name))
-		}
+	for _, name := range sortedNames(t.lookups) {
+		edges = append(edges, stream.GlobalTable(t.lookups[name]))
 	}
 	if e.group, err = stream.Define(cfg.Group, edges...); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -98,7 +100,7 @@ func New(cfg Config) (*Engine, error) {
 }
 
 func resolveTopics(l topics.Layout) (engineTopics, []string, error) {
-	t := engineTopics{facts: map[string]string{}, send: map[string]string{}}
+	t := engineTopics{facts: map[string]string{}, lookups: map[string]string{}, send: map[string]string{}}
 	var channels []string
 	var missing []string
 	need := func(base string) string {
@@ -115,6 +117,8 @@ func resolveTopics(l topics.Layout) (engineTopics, []string, error) {
 		switch {
 		case len(s.Base) > 6 && s.Base[:6] == "facts.":
 			t.facts[s.Base[6:]] = s.Name
+		case len(s.Base) > 8 && s.Base[:8] == "lookups.":
+			t.lookups[s.Base[8:]] = s.Name
 		case len(s.Base) > 5 && s.Base[:5] == "send.":
 			t.send[s.Base[5:]] = s.Name
 			channels = append(channels, s.Base[5:])

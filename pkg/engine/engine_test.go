@@ -301,3 +301,44 @@ func TestUndecodableEventGoesToDLQ(t *testing.T) {
 		return countKind(h.activities(recs), records.ActivityEntered, "") == 1
 	})
 }
+
+// TestSendEnrichedFromTables: catalog rows (a global lookup table) joined
+// to the cart's items by SKU and the loyalty points from a facts table
+// reach the send command's payload.
+func TestSendEnrichedFromTables(t *testing.T) {
+	h := newHarness(t)
+	const journeyYAML = `
+id: cart-now
+trigger: {event: Product Added, key: event.properties.cart_id}
+state:
+  - on: Product Added
+    add_item: {key: event.properties.sku, value: '{"size": event.properties.size}'}
+steps:
+  - id: remind
+    send:
+      channel: email
+      template: cart
+      lookups:
+        - {name: products, table: products, keys: 'state.items.map(i, i.key)'}
+      payload:
+        items: 'state.items.map(i, {"sku": i.key, "size": i.value.size, "name": lookups.products[i.key].name, "price": lookups.products[i.key].price})'
+        points: facts.loyalty.points
+`
+	if _, err := h.control.Publish(h.ctx, []byte(journeyYAML), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	h.profile("u1")
+	h.produce("lookups.products", "SKU-1", records.LookupRecord{Table: "products", ID: "SKU-1", Attributes: records.JSON(`{"name":"Linen Shirt","price":59,"image":"https://shop.example.com/1.jpg"}`)})
+	h.produce("facts.loyalty", "u1", records.Fact{UserID: "u1", Name: "loyalty", Value: records.JSON(`{"tier":"gold","points":1200}`)})
+	h.start()
+	sends := h.read("send.email")
+	h.event("u1", "Product Added", `{"cart_id":"c1","sku":"SKU-1","size":"M"}`)
+	recs := sends.wait(t, "the enriched send", func(recs []*kgo.Record) bool { return len(recs) == 1 })
+	var cmd records.SendCommand
+	if err := h.codec.Decode(h.ctx, recs[0].Value, &cmd); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(cmd.Payload); got != `{"items":[{"name":"Linen Shirt","price":59,"size":"M","sku":"SKU-1"}],"points":1200}` {
+		t.Errorf("payload %s", got)
+	}
+}

@@ -151,7 +151,31 @@ const rateKeptFrom = 10
 // env gathers what the journey semantics read about the user.
 func (e *Engine) env(c *stream.Context, user string) (*journey.Env, error) {
 	ctx := context.Background()
-	env := &journey.Env{Catalog: e.catalog}
+	env := &journey.Env{Catalog: e.catalog, MaxPayloadBytes: e.cfg.MaxPayloadBytes}
+	env.Lookup = func(table, key string) (map[string]any, bool, error) {
+		topic, ok := e.topics.lookups[table]
+		if !ok {
+			return nil, false, fmt.Errorf("no lookup table %q (configure it: --lookups)", table)
+		}
+		v, ok, err := c.Lookup(topic, []byte(key))
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		var rec records.LookupRecord
+		if err := e.codec.Decode(ctx, v, &rec); err != nil {
+			// An undecodable row is as good as a missing one: the
+			// journey's missing-data policy applies, and the log says why.
+			e.log.Warn("undecodable lookup row", "table", table, "key", key, "err", err)
+			return nil, false, nil
+		}
+		row, err := rec.Attributes.Map()
+		if err != nil {
+			e.log.Warn("lookup row attributes are not a JSON object", "table", table, "key", key, "err", err)
+			return nil, false, nil
+		}
+		row["id"] = rec.ID
+		return row, true, nil
+	}
 	v, ok, err := c.Lookup(e.topics.profiles, []byte(user))
 	if err != nil {
 		return nil, stream.Retryable(err)

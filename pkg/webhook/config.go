@@ -30,6 +30,11 @@ const partitionBacklog = 256
 // is known; it applies during shutdown too, so a finished send is recorded.
 const outcomeTimeout = 30 * time.Second
 
+// commitTimeout bounds committing a recorded outcome. It is short because a
+// commit that does not go through only means the command is sent again,
+// with the same Idempotency-Key and receipt ID.
+const commitTimeout = 5 * time.Second
+
 // Config configures a Sender.
 type Config struct {
 	// Kafka are the connection options (kafkaconn.Config.ClientOpts); the

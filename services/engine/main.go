@@ -31,6 +31,7 @@ var engineSettings = []settings.Setting{
 	{Flag: "instance-id", Env: "BECKON_INSTANCE_ID", Usage: "stable name of this instance, e.g. the pod name (default: the host name)"},
 	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: "beckon-engine", Usage: "consumer group of the engines"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz and /readyz (empty: none)"},
+	{Flag: "max-payload-bytes", Env: "BECKON_MAX_PAYLOAD_BYTES", Default: "65536", Usage: "largest send payload; a larger one is not sent and an error activity says so"},
 }
 
 func main() {
@@ -91,9 +92,13 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			return fmt.Errorf("--instance-id not set and no host name: %w", err)
 		}
 	}
+	maxPayload, err := own.Int("max-payload-bytes", 32)
+	if err != nil {
+		return err
+	}
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
-		Group: own.String("group"), Logger: log,
+		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
 	})
 	if err != nil {
 		return err

@@ -166,13 +166,7 @@ func TestJourneysControl(t *testing.T) {
 		t.Fatalf("publishing an invalid definition: exit %d, want 1 with its problems\n%s", code, out)
 	}
 	state := func() records.JourneyState {
-		cd, _ := codec.New()
-		cat := engine.NewCatalog(journey.DefaultChannels, slog.New(slog.DiscardHandler))
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		ready := make(chan struct{})
-		go func() { _ = cat.Follow(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, prefix+"journeys", cd, ready) }()
-		<-ready
+		cat := followCatalog(t, brokers, prefix)
 		if v := cat.Version("welcome", 2); v == nil || v.Def.Steps[0].Send.Template != "welcome" {
 			t.Fatalf("version 2 not in the catalog")
 		}
@@ -210,16 +204,7 @@ func TestJourneysDraftLifecycle(t *testing.T) {
 		t.Fatalf("topics apply: %d\n%s%s", code, out, errs)
 	}
 	dir := writeFiles(t, map[string]string{"valid.yaml": validJourney})
-	catalog := func() *engine.Catalog {
-		cd, _ := codec.New()
-		cat := engine.NewCatalog(journey.DefaultChannels, slog.New(slog.DiscardHandler))
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		ready := make(chan struct{})
-		go func() { _ = cat.Follow(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, prefix+"journeys", cd, ready) }()
-		<-ready
-		return cat
-	}
+	catalog := func() *engine.Catalog { return followCatalog(t, brokers, prefix) }
 	for range 2 {
 		if code, out, errs := beckon(t, env, "journeys", "draft", filepath.Join(dir, "valid.yaml")); code != 0 || !strings.Contains(out, "saved as draft version 1") {
 			t.Fatalf("draft: exit %d\n%s%s", code, out, errs)
@@ -237,4 +222,25 @@ func TestJourneysDraftLifecycle(t *testing.T) {
 	if code, _, errs := beckon(t, env, "journeys", "publish", "--draft", "welcome"); code != 1 || !strings.Contains(errs, "no draft") {
 		t.Fatalf("publishing a missing draft: exit %d\n%s", code, errs)
 	}
+}
+
+// followCatalog reads the deployment's journeys topic as an engine does,
+// up to where it stands now.
+func followCatalog(t *testing.T, brokers []string, prefix string) *engine.Catalog {
+	t.Helper()
+	cd, err := codec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := engine.NewCatalog(journey.DefaultChannels, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ready := make(chan struct{})
+	go func() { _ = cat.Follow(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, prefix+"journeys", cd, ready) }()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		t.Fatal("the journeys catalog did not catch up within 30s")
+	}
+	return cat
 }

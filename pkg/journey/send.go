@@ -234,6 +234,13 @@ func Recipient(p *records.Profile, channel string) string {
 		return ""
 	case "inapp":
 		return p.UserID
+	case "webhook":
+		// A webhook goes to the configured endpoint; the recipient tells
+		// it whom the message is for.
+		if r := a.Custom[channel]; r != "" {
+			return r
+		}
+		return p.UserID
 	}
 	return a.Custom[channel]
 }

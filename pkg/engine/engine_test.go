@@ -77,7 +77,7 @@ func newHarnessTB(t testing.TB) *harness {
 	brokers := kafkatest.Brokers(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	layout, err := topics.Declare(topics.Options{Prefix: kafkatest.Prefix(t), Partitions: 3, ReplicationFactor: 1, Facts: []string{"loyalty"}, Lookups: []string{"products"}})
+	layout, err := topics.Declare(topics.Options{Prefix: kafkatest.Prefix(t), Partitions: 3, ReplicationFactor: 1, Facts: []string{"loyalty"}, Lookups: []string{"products", "catalog"}})
 	if err != nil {
 		t.Fatal(err)
 	}

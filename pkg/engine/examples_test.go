@@ -122,7 +122,17 @@ func customer(user, tz string) records.Profile {
 // plane, stores the profiles and starts the engine.
 func newExample(t *testing.T, id string, profiles ...records.Profile) *example {
 	t.Helper()
+	return newExampleWithTables(t, id, nil, profiles...)
+}
+
+// newExampleWithTables is newExample that first writes table rows (facts,
+// lookups), so the engine has them when it starts.
+func newExampleWithTables(t *testing.T, id string, tables func(*harness), profiles ...records.Profile) *example {
+	t.Helper()
 	h := newHarness(t)
+	if tables != nil {
+		tables(h)
+	}
 	text, err := os.ReadFile(filepath.Join(examplesDir, id+".yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -431,10 +441,18 @@ func (tp *tap) catchUp(t testing.TB) {
 // TestExampleAbandonedCart: two carts of one shopper run as two journeys;
 // every change to a cart restarts its hour; the order for one cart ends
 // that cart's journey as a conversion and leaves the other alone; the
-// email carries the cart's items as added (name, price, size, colour,
-// image), without the removed one; a push follows a day later.
+// email carries the cart's items, without the removed one, each joined to
+// its catalog row (name, price, size, colour, image) or as added when the
+// catalog does not know it, and the shopper's loyalty points; a push
+// follows a day later.
 func TestExampleAbandonedCart(t *testing.T) {
-	x := newExample(t, "abandoned-cart", customer("u1", ""))
+	x := newExampleWithTables(t, "abandoned-cart", func(h *harness) {
+		// The catalog knows the hat (not the sneakers); u1 is a gold
+		// loyalty member.
+		h.produce("lookups.catalog", "HT-03", records.LookupRecord{Table: "catalog", ID: "HT-03", Attributes: records.JSON(
+			`{"sku":"HT-03","name":"Straw hat","price":25,"currency":"EUR","size":"L","colour":"natural","image_url":"https://cdn.example.com/ht-03.jpg","stock":3}`)})
+		h.produce("facts.loyalty", "u1", records.Fact{UserID: "u1", Name: "loyalty", Value: records.JSON(`{"tier":"gold","points":1200}`)})
+	}, customer("u1", ""))
 	shirt := `{"cart_id":"c1","sku":"SH-01","name":"Linen shirt","price":49.9,"size":"M","colour":"white","image":"https://cdn.example.com/sh-01.jpg","quantity":1}`
 	hat := `{"cart_id":"c1","sku":"HT-03","name":"Straw hat","price":25,"size":"L","colour":"natural","image":"https://cdn.example.com/ht-03.jpg","quantity":1}`
 	sneakers := `{"cart_id":"c2","sku":"SN-07","name":"Canvas sneakers","price":89,"size":"42","colour":"navy","image":"https://cdn.example.com/sn-07.jpg","quantity":1}`
@@ -486,10 +504,13 @@ func TestExampleAbandonedCart(t *testing.T) {
 	mails = x.wantSends("email", "u1", "u1")
 	x.wantAt(mails[1], time.Hour+50*time.Minute)
 	p = payload(t, mails[1])
-	var hatProps map[string]any
-	_ = json.Unmarshal([]byte(hat), &hatProps)
-	if items, _ := p["items"].([]any); len(items) != 1 || !reflect.DeepEqual(items[0], hatProps) {
-		t.Fatalf("c1 reminder items %v, want [%v]", p["items"], hatProps)
+	// The hat is joined to its catalog row.
+	hatItem := map[string]any{"sku": "HT-03", "name": "Straw hat", "price": 25.0, "size": "L", "colour": "natural", "image": "https://cdn.example.com/ht-03.jpg", "quantity": 1.0}
+	if items, _ := p["items"].([]any); len(items) != 1 || !reflect.DeepEqual(items[0], hatItem) {
+		t.Fatalf("c1 reminder items %v, want [%v]", p["items"], hatItem)
+	}
+	if loyalty, _ := json.Marshal(p["loyalty"]); string(loyalty) != `{"member":true,"points":1200,"tier":"gold"}` {
+		t.Fatalf("c1 reminder loyalty %s", loyalty)
 	}
 	if p["cart_url"] != "https://shop.example.com/cart/c1" || p["looked_again"] != true {
 		t.Fatalf("c1 reminder payload %v", p)

@@ -62,3 +62,51 @@ func TestBadInputThroughTheEngine(t *testing.T) {
 	})
 	sends.wait(t, "the valid order's thank-you", func(recs []*kgo.Record) bool { return len(recs) == 1 })
 }
+
+// TestBadTableAndReceiptInput: a profile with a malformed address, a
+// catalog row without the price a payload reads, and a receipt for a
+// command no instance sent each leave a clear activity; the engine goes on.
+func TestBadTableAndReceiptInput(t *testing.T) {
+	h := newHarness(t)
+	const journeyYAML = `
+id: priced
+trigger: {event: Product Added, key: event.properties.cart_id}
+state:
+  - on: Product Added
+    add_item: {key: event.properties.sku}
+steps:
+  - id: remind
+    send:
+      channel: email
+      template: cart
+      lookups:
+        - {name: products, table: catalog, keys: 'state.items.map(i, i.key)'}
+      payload:
+        total: 'state.items.map(i, lookups.products[i.key].price)'
+`
+	if _, err := h.control.Publish(h.ctx, []byte(journeyYAML), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	h.produce("profiles", "bad", records.Profile{UserID: "bad", Addresses: records.Addresses{Email: "not an address"},
+		Consent: map[string]records.Consent{"email": {Status: records.ConsentSubscribed}}})
+	h.profile("u1")
+	h.produce("lookups.catalog", "NOPRICE", records.LookupRecord{Table: "catalog", ID: "NOPRICE", Attributes: records.JSON(`{"name":"Mystery box"}`)})
+	h.start()
+	activity := h.read("activity")
+	sends := h.read("send.email")
+
+	h.event("bad", "Product Added", `{"cart_id":"c1","sku":"NOPRICE"}`)
+	h.event("u1", "Product Added", `{"cart_id":"c2","sku":"NOPRICE"}`)
+	h.produce("receipts", "u1", records.Receipt{ReceiptID: "r-unknown", CommandID: "nobody/sent/1", UserID: "u1", Channel: "email", Status: records.ReceiptDelivered, OccurredAt: h.clock.now()})
+	activity.wait(t, "the three bad inputs recorded", func(recs []*kgo.Record) bool {
+		acts := h.activities(recs)
+		return countKind(acts, records.ActivitySkipped, "invalid_address") == 1 &&
+			countKind(acts, records.ActivityError, "no such key: price") == 1 &&
+			countKind(acts, records.ActivitySkipped, "which no running instance sent") == 1
+	})
+	sends.mu.Lock()
+	defer sends.mu.Unlock()
+	if len(sends.recs) != 0 {
+		t.Fatalf("%d sends, want none", len(sends.recs))
+	}
+}

@@ -270,6 +270,7 @@ func (a *applier) receipt(rc *records.Receipt) {
 			a.u.Unsubscribed = append(a.u.Unsubscribed, channel)
 		}
 	}
+	known := false
 	for _, inst := range slices.Clone(a.u.Instances) {
 		j := a.journeyOf(inst)
 		if j == nil {
@@ -279,6 +280,7 @@ func (a *applier) receipt(rc *records.Receipt) {
 		if sent == nil {
 			continue
 		}
+		known = true
 		sent.Status = string(rc.Status)
 		if rc.Status == records.ReceiptReplied {
 			inst.Replies = append(inst.Replies, records.ConversationMessage{Direction: records.Inbound, Text: rc.ReplyText, At: rc.OccurredAt, CommandID: rc.CommandID})
@@ -302,6 +304,15 @@ func (a *applier) receipt(rc *records.Receipt) {
 		inst.WakeAt = time.Time{}
 		a.activity(j, inst, records.ActivityStepCompleted, "receipt "+string(rc.Status), nil)
 		a.run(j, inst, orNext(j, inst.Step, next), nil)
+	}
+	if !known && rc.CommandID != "" && rc.Status != records.ReceiptUnsubscribed {
+		// The command's instance has ended (or never existed): nothing
+		// waits for it. Say so rather than drop it silently.
+		a.fx.Activities = append(a.fx.Activities, records.Activity{
+			ActivityID: "receipt-" + rc.ReceiptID, UserID: a.u.ID, Kind: records.ActivitySkipped,
+			Reason: "receipt " + string(rc.Status) + " for command " + rc.CommandID + ", which no running instance sent",
+			At:     a.now, TraceID: a.in.TraceID, SpanID: a.in.SpanID,
+		})
 	}
 }
 

@@ -3,8 +3,10 @@ package journey
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -61,6 +63,9 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 	recipient := Recipient(p, s.Channel)
 	if recipient == "" {
 		return skip("no_address", map[string]any{"channel": s.Channel})
+	}
+	if why := badAddress(s.Channel, recipient); why != "" {
+		return skip("invalid_address", map[string]any{"channel": s.Channel, "address": recipient, "why": why})
 	}
 	pol := &j.Def.Policies
 	d, err := DeliveryWindow(pol.QuietHours, pol.BusinessHours, a.now, a.location(j))
@@ -372,4 +377,25 @@ func (a *applier) waitForData(j *Journey, inst *Instance, s *Send) bool {
 		inst.Due = a.now
 	}
 	return a.now.Sub(inst.Due) < max
+}
+
+// e164 is an international phone number: a plus and 7 to 15 digits.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// badAddress says why a profile's address cannot be used on channel, or
+// "": a malformed address is skipped (and recorded), not sent to a
+// provider that would bounce it.
+func badAddress(channel, addr string) string {
+	switch channel {
+	case "email":
+		at := strings.LastIndexByte(addr, '@')
+		if at < 1 || at == len(addr)-1 || strings.ContainsAny(addr, " \t\r\n<>") || !strings.Contains(addr[at+1:], ".") {
+			return "not an email address"
+		}
+	case "sms", "whatsapp":
+		if !e164.MatchString(addr) {
+			return "not an E.164 phone number (+ and 7 to 15 digits)"
+		}
+	}
+	return ""
 }

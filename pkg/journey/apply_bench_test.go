@@ -2,6 +2,7 @@ package journey
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,4 +37,37 @@ func BenchmarkApplyCartEvent(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(state))/2, "state-B/cart")
+}
+
+// BenchmarkEnrichedPayload is the cost of one send whose payload joins a
+// 5-item cart to a 100,000-row catalog by SKU and reads a loyalty fact:
+// lookups, CEL and the JSON payload (the engine adds a point read of the
+// catalog's global table per item).
+func BenchmarkEnrichedPayload(b *testing.B) {
+	catalog := make(map[string]map[string]any, 100_000)
+	for i := range 100_000 {
+		sku := fmt.Sprintf("SKU-%06d", i)
+		catalog["catalog/"+sku] = map[string]any{"sku": sku, "name": "Linen Shirt", "price": 59.0, "size": "M", "colour": "blue", "image_url": "https://shop.example.com/img/" + sku + ".jpg"}
+	}
+	catalog["cards/L-7"] = map[string]any{"points": 1200.0}
+	def := strings.Replace(enrichedCart, "%s", "", 1)
+	s := newScenario(&testing.T{}, def)
+	s.env.Facts = map[string]any{"loyalty": map[string]any{"card": "L-7"}}
+	s.env.Lookup = catalogLookup(catalog)
+	j := s.cat.Current()[0]
+	inst := &Instance{ID: "i", Journey: j.Def.ID, Version: j.Version, EntryKey: "c1", Step: "remind", EnteredAt: t0}
+	for i := range 5 {
+		inst.Items = append(inst.Items, Item{Key: fmt.Sprintf("SKU-%06d", i*20_000+7), Value: []byte(`{"size":"M"}`), Quantity: 1})
+	}
+	st, _, _ := j.Step("remind")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		a := &applier{u: &User{ID: "u1"}, env: s.env, now: t0}
+		in := *inst
+		in.Sends = nil
+		if _, wait := a.send(j, &in, st, nil); wait || len(a.fx.Sends) != 1 {
+			b.Fatalf("no send: %+v", a.fx.Activities)
+		}
+	}
 }

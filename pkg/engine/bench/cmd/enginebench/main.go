@@ -79,10 +79,10 @@ func main() {
 }
 
 type config struct {
-	events, users, partitions, active int
-	rate                              float64
-	latency                           time.Duration
-	md                                string
+	events, users, partitions, active, catalog int
+	rate                                       float64
+	latency                                    time.Duration
+	md                                         string
 }
 
 func run(args []string) int {
@@ -93,6 +93,7 @@ func run(args []string) int {
 	fs.IntVar(&c.users, "users", 20_000, "users of the throughput run (two carts each)")
 	fs.IntVar(&c.partitions, "partitions", 6, "partitions of the user-keyed topics")
 	fs.IntVar(&c.active, "active", 1_000_000, "waiting cart instances of the RSS run (0: none)")
+	fs.IntVar(&c.catalog, "catalog", 1_000_000, "rows of the lookup table of the global-table restore run (0: none)")
 	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
@@ -132,17 +133,23 @@ func run(args []string) int {
 
 // deployment is one run's topics and control plane.
 type deployment struct {
-	seeds  []string
-	prefix string
-	layout topics.Layout
-	cl     *kgo.Client
-	cd     *codec.Codec
+	seeds   []string
+	lookups []string
+	prefix  string
+	layout  topics.Layout
+	cl      *kgo.Client
+	cd      *codec.Codec
 }
 
 func deploy(ctx context.Context, seeds []string, partitions int, journeys ...string) (*deployment, error) {
-	d := &deployment{seeds: seeds, prefix: fmt.Sprintf("eb%d-", time.Now().UnixNano()%1_000_000)}
+	return deployWith(ctx, seeds, partitions, nil, journeys...)
+}
+
+// deployWith is deploy with lookup tables.
+func deployWith(ctx context.Context, seeds []string, partitions int, lookups []string, journeys ...string) (*deployment, error) {
+	d := &deployment{seeds: seeds, lookups: lookups, prefix: fmt.Sprintf("eb%d-", time.Now().UnixNano()%1_000_000)}
 	var err error
-	if d.layout, err = topics.Declare(topics.Options{Prefix: d.prefix, Partitions: int32(partitions), ReplicationFactor: 1}); err != nil {
+	if d.layout, err = topics.Declare(topics.Options{Prefix: d.prefix, Partitions: int32(partitions), ReplicationFactor: 1, Lookups: lookups}); err != nil {
 		return nil, err
 	}
 	if d.cl, err = kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(1_000_000)); err != nil {
@@ -204,7 +211,7 @@ func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.C
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	c, err := bench.StartChild("engine", exe, "child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir)
+	c, err := bench.StartChild("engine", exe, "child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir, "-lookups", strings.Join(d.lookups, ","))
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -309,12 +316,17 @@ func child(args []string) int {
 	brokers := fs.String("brokers", "", "")
 	prefix := fs.String("prefix", "", "")
 	state := fs.String("state", "", "")
+	lookups := fs.String("lookups", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	layout, err := topics.Declare(topics.Options{Prefix: *prefix, ReplicationFactor: 1})
+	var tables []string
+	if *lookups != "" {
+		tables = strings.Split(*lookups, ",")
+	}
+	layout, err := topics.Declare(topics.Options{Prefix: *prefix, ReplicationFactor: 1, Lookups: tables})
 	if err != nil {
 		logger.Print(err)
 		return 1
@@ -393,6 +405,8 @@ type report struct {
 	activeTook                 time.Duration
 	activeInstances            int
 	activeRSS                  int64
+	catalogTook                time.Duration
+	catalogRSS                 int64
 }
 
 func (r *report) measure(ctx context.Context, seeds []string) error {
@@ -436,8 +450,59 @@ func (r *report) measure(ctx context.Context, seeds []string) error {
 
 	// 3. RSS with many waiting instances.
 	if c.active > 0 {
-		return r.activeRun(ctx, seeds, work)
+		if err := r.activeRun(ctx, seeds, work); err != nil {
+			return err
+		}
 	}
+	// 4. A large lookup table (a catalog) restored as a global table.
+	if c.catalog > 0 {
+		return r.catalogRun(ctx, seeds, work)
+	}
+	return nil
+}
+
+// catalogRun fills lookups.catalog with c.catalog product rows and times an
+// engine from start to Ready: Ready waits until every global table is
+// restored.
+func (r *report) catalogRun(ctx context.Context, seeds []string, work string) error {
+	d, err := deployWith(ctx, seeds, r.cfg.partitions, []string{"catalog"}, cartJourney)
+	if err != nil {
+		return err
+	}
+	defer d.cl.Close()
+	topic := d.prefix + "lookups.catalog"
+	var recs []*kgo.Record
+	for i := range r.cfg.catalog {
+		sku := fmt.Sprintf("SKU-%07d", i)
+		row := records.LookupRecord{Table: "catalog", ID: sku, UpdatedAt: time.Now(), Attributes: records.JSON(fmt.Sprintf(
+			`{"sku":"%s","name":"Linen Shirt %d","price":%d.9,"currency":"EUR","size":"M","colour":"blue","image_url":"https://shop.example.com/img/%s.jpg","stock":%d}`, sku, i, 10+i%90, sku, i%50))}
+		v, err := d.cd.Encode(ctx, topic, row)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(sku), Value: v})
+		if len(recs) == 50_000 {
+			if err := d.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				return err
+			}
+			recs = recs[:0]
+		}
+	}
+	if err := d.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return err
+	}
+	logger.Printf("catalog: %d rows produced to %s", r.cfg.catalog, topic)
+	start := time.Now()
+	eng, ready, err := d.startEngine(ctx, filepath.Join(work, "catalog"))
+	if err != nil {
+		return err
+	}
+	u, err := eng.Stop(30 * time.Second)
+	if err != nil {
+		return err
+	}
+	r.catalogTook, r.catalogRSS = ready.Sub(start), u.PeakRSS
+	logger.Printf("catalog: restored in %v, peak RSS %d MiB", r.catalogTook.Round(time.Millisecond), u.PeakRSS>>20)
 	return nil
 }
 
@@ -558,6 +623,10 @@ func (r *report) markdown() string {
 		r.rate, r.lat.P50.Round(time.Millisecond), r.lat.P99.Round(time.Millisecond), r.lat.Max.Round(time.Millisecond), r.latSends)
 	if r.activeInstances > 0 {
 		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeRSS>>20)
+	}
+	if r.catalogTook > 0 {
+		w("| global table of %d catalog rows: engine start to Ready (restore included) / peak RSS | %.1f s (%.0f rows/s) / **%d MiB** |\n",
+			r.cfg.catalog, r.catalogTook.Seconds(), float64(r.cfg.catalog)/r.catalogTook.Seconds(), r.catalogRSS>>20)
 	}
 	w("\n")
 	return b.String()

@@ -44,6 +44,11 @@ type Config struct {
 	Commands string
 	// Receipts is the full name of the receipts topic.
 	Receipts string
+	// DeadLetter is the full name of the dlq topic, where records of the
+	// commands topic that do not decode go, with the reason and where they
+	// came from in headers (as the engine writes them). Empty: they are
+	// logged and skipped.
+	DeadLetter string
 	// Group is the consumer group. Default "beckon-webhook-sender".
 	Group string
 	// Codec decodes commands and encodes receipts.

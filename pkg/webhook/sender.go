@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -231,8 +234,21 @@ func (w *partition) run(ctx context.Context) {
 func (s *Sender) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) error {
 	var cmd records.SendCommand
 	if err := s.cfg.Codec.Decode(ctx, r.Value, &cmd); err != nil {
-		// Without a user ID there is nobody to send a receipt about; skip it.
-		s.log.Error("undecodable send command skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
+		// Without a user ID there is nobody to send a receipt about: the
+		// record goes to the dead-letter topic, with why and from where.
+		s.log.Error("undecodable send command dead-lettered", "partition", r.Partition, "offset", r.Offset, "err", err)
+		if s.cfg.DeadLetter != "" {
+			dl := &kgo.Record{Topic: s.cfg.DeadLetter, Key: r.Key, Value: r.Value, Headers: append(slices.Clone(r.Headers),
+				kgo.RecordHeader{Key: stream.HeaderDLQReason, Value: []byte("decode send command: " + err.Error())},
+				kgo.RecordHeader{Key: stream.HeaderDLQTopic, Value: []byte(r.Topic)},
+				kgo.RecordHeader{Key: stream.HeaderDLQPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+				kgo.RecordHeader{Key: stream.HeaderDLQOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+				kgo.RecordHeader{Key: stream.HeaderDLQGroup, Value: []byte(s.cfg.Group)},
+			)}
+			if err := cl.ProduceSync(ctx, dl).FirstErr(); err != nil {
+				return fmt.Errorf("dead-letter partition %d offset %d: %w", r.Partition, r.Offset, err)
+			}
+		}
 		return s.commit(ctx, cl, r)
 	}
 	tp := header(r, HeaderTraceParent)

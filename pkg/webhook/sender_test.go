@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,16 +166,17 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) sender(url string) *webhook.Sender {
 	s, err := webhook.New(webhook.Config{
-		Kafka:    []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)},
-		Commands: h.prefix + "send.webhook",
-		Receipts: h.prefix + "receipts",
-		Group:    h.prefix + "webhook",
-		Codec:    h.codec,
-		URL:      url,
-		Secret:   []byte(secret),
-		Timeout:  timeout,
-		Retry:    webhook.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
-		Logger:   slog.New(slog.NewTextHandler(testWriter{h.t}, nil)),
+		Kafka:      []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)},
+		Commands:   h.prefix + "send.webhook",
+		Receipts:   h.prefix + "receipts",
+		DeadLetter: h.prefix + "dlq",
+		Group:      h.prefix + "webhook",
+		Codec:      h.codec,
+		URL:        url,
+		Secret:     []byte(secret),
+		Timeout:    timeout,
+		Retry:      webhook.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, nil)),
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -436,4 +438,39 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestSenderDeadLettersUndecodableCommands: a record of the commands topic
+// that is not a send command goes to the dead-letter topic with the reason
+// and its origin, and the commands after it are delivered.
+func TestSenderDeadLettersUndecodableCommands(t *testing.T) {
+	h := newHarness(t)
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { posts.Add(1) }))
+	defer srv.Close()
+	cl := kafkatest.Client(t, h.brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: h.prefix + "send.webhook", Key: []byte("u1"), Value: []byte("not avro")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.produce(cl, records.SendCommand{CommandID: "after", JourneyID: "j", InstanceID: "i", StepID: "s", UserID: "u1", Channel: "webhook",
+		Recipient: "u1", Payload: records.JSON(`{}`), CreatedAt: time.Now(), Deadline: time.Now().Add(time.Hour)})
+	defer start(t, h.sender(srv.URL))()
+	if got := h.receipts(1); got["after"] == nil {
+		t.Fatalf("receipts %v", got)
+	}
+	dlq := kafkatest.Client(t, h.brokers, kgo.ConsumeTopics(h.prefix+"dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	fs := dlq.PollFetches(ctx)
+	recs := fs.Records()
+	if len(recs) != 1 || string(recs[0].Value) != "not avro" {
+		t.Fatalf("dead letters %v (%v)", recs, fs.Err0())
+	}
+	headers := map[string]string{}
+	for _, hd := range recs[0].Headers {
+		headers[hd.Key] = string(hd.Value)
+	}
+	if !strings.HasPrefix(headers["beckon.dlq.reason"], "decode send command") || headers["beckon.dlq.topic"] != h.prefix+"send.webhook" || headers["beckon.dlq.offset"] != "0" {
+		t.Errorf("dead-letter headers %v", headers)
+	}
 }

@@ -88,7 +88,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, own *se
 	if wc.Codec, err = codec.New(codecOpts...); err != nil {
 		return err
 	}
-	wc.Commands, wc.Receipts = cfg.Topic("send.webhook"), cfg.Topic("receipts")
+	wc.Commands, wc.Receipts, wc.DeadLetter = cfg.Topic("send.webhook"), cfg.Topic("receipts"), cfg.Topic("dlq")
 	wc.Logger = log
 	s, err := webhook.New(wc)
 	if err != nil {

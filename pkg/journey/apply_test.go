@@ -851,3 +851,26 @@ func TestMissingFactIsMissingData(t *testing.T) {
 	s.wantSends()
 	s.wantActivity(records.ActivitySkipped, "missing_data")
 }
+
+// TestFailedSendFallsBackToAnotherChannel: a failed receipt of a push
+// moves the instance to an SMS instead.
+func TestFailedSendFallsBackToAnotherChannel(t *testing.T) {
+	s := newScenario(t, `
+id: fallback
+trigger: {event: Order Shipped}
+steps:
+  - id: push
+    send: {channel: push, template: shipped}
+  - id: await
+    wait_receipt: {of: push, timeout: 1h, on: {failed: sms, delivered: exit}}
+  - id: sms
+    send: {channel: sms, template: shipped-sms}
+`)
+	s.env.Profile.Consent["push"] = records.Consent{Status: records.ConsentSubscribed}
+	s.env.Profile.Addresses.PushTokens = []records.PushToken{{Token: "tok-1", Platform: "ios"}}
+	s.event("Order Shipped", `{}`)
+	s.wantSends("push shipped @0s")
+	s.after(time.Minute)
+	s.receipt(s.sends[0].CommandID, records.ReceiptFailed, "")
+	s.wantSends("push shipped @0s", "sms shipped-sms @1m0s")
+}

@@ -100,6 +100,12 @@ type example struct {
 
 // customer is a profile reachable and subscribed on every built-in
 // channel, in time zone tz ("" for none).
+// phone makes a user's E.164 number: prefix and the user's digits (u12 ->
+// prefix + "12").
+func phone(prefix, user string) string {
+	return prefix + strings.TrimLeft(user, "abcdefghijklmnopqrstuvwxyz-")
+}
+
 func customer(user, tz string) records.Profile {
 	consent := map[string]records.Consent{}
 	for _, ch := range journey.DefaultChannels {
@@ -111,7 +117,7 @@ func customer(user, tz string) records.Profile {
 		TimeZone: tz,
 		Locale:   "en-GB",
 		Addresses: records.Addresses{
-			Email: user + "@example.com", Phone: "+4470000" + user, WhatsApp: "+4471111" + user,
+			Email: user + "@example.com", Phone: phone("+4470000", user), WhatsApp: phone("+4471111", user),
 			PushTokens: []records.PushToken{{Token: "push-" + user, Platform: "ios"}},
 		},
 		Consent: consent,
@@ -566,7 +572,7 @@ func TestExampleCreditCardApplication(t *testing.T) {
 	sms := x.wantSends("sms", "u1")
 	x.wantAt(sms[0], 2*time.Hour)
 	p := payload(t, sms[0])
-	if sms[0].TemplateID != "application-follow-up" || sms[0].Recipient != "+4470000u1" || p["stopped_after"] != "income" || p["steps_completed"] != 2.0 ||
+	if sms[0].TemplateID != "application-follow-up" || sms[0].Recipient != "+44700001" || p["stopped_after"] != "income" || p["steps_completed"] != 2.0 ||
 		p["resume_url"] != "https://bank.example.com/apply/a1" || p["first_name"] != "Ada-u1" {
 		t.Fatalf("follow-up %+v payload %v", sms[0], p)
 	}
@@ -748,7 +754,7 @@ func TestExampleWhatsAppTwoWay(t *testing.T) {
 	sent := map[string]records.SendCommand{}
 	for _, c := range notices {
 		p := payload(t, c)
-		if c.TemplateID != "order-shipped" || c.Recipient != "+4471111"+c.UserID || p["order_id"] != "o-"+c.UserID || p["carrier"] != "DHL" {
+		if c.TemplateID != "order-shipped" || c.Recipient != phone("+4471111", c.UserID) || p["order_id"] != "o-"+c.UserID || p["carrier"] != "DHL" {
 			t.Fatalf("notice %+v payload %v", c, p)
 		}
 		sent[c.UserID] = c
@@ -786,7 +792,7 @@ func TestExampleWhatsAppTwoWay(t *testing.T) {
 		}
 	}
 	all := x.wantSends("whatsapp", "u1", "u2", "u3", "u4", "u2")
-	if all[4].TemplateID != "reply-thanks" || all[4].Recipient != "+4471111u2" {
+	if all[4].TemplateID != "reply-thanks" || all[4].Recipient != "+44711112" {
 		t.Fatalf("thank-you %+v", all[4])
 	}
 	for _, u := range []string{"u1", "u2", "u4"} {

@@ -35,7 +35,7 @@ func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 		p := &partitionState{id: n, cancelRestore: cancel, cache: newReadCache(r.o.StateCacheBytes)}
 		p.restored.Add(1)
 		r.parts[n] = p
-		go r.restore(ctx, p)
+		go r.restore(ctx, p, cl)
 	}
 	r.log.Info("partitions assigned", "partitions", fresh)
 }
@@ -95,8 +95,10 @@ func partitionNumbers(m map[string][]int32) []int32 {
 }
 
 // restore brings a partition's store up to date, retrying until it
-// succeeds or the partition is revoked, then lets it be fetched.
-func (r *Runner) restore(ctx context.Context, p *partitionState) {
+// succeeds or the partition is revoked, then lets cl (the group's client,
+// as the assignment callback got it: the runner's session may not be set
+// yet) fetch it.
+func (r *Runner) restore(ctx context.Context, p *partitionState, cl *kgo.Client) {
 	defer p.restored.Done()
 	started := time.Now()
 	for {
@@ -117,7 +119,7 @@ func (r *Runner) restore(ctx context.Context, p *partitionState) {
 	p.timers, p.timerFloor = n, nil
 	r.o.Metrics.TimersPending(p.id, n)
 	p.ready.Store(true)
-	r.sess.Client().ResumeFetchPartitions(r.topicPartitions([]int32{p.id}))
+	cl.ResumeFetchPartitions(r.topicPartitions([]int32{p.id}))
 	r.log.Info("partition restored", "partition", p.id, "took", time.Since(started).Round(time.Millisecond), "timers", n)
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/records"
-	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
 const bigSpender = `
@@ -47,13 +46,7 @@ func TestBadInputThroughTheEngine(t *testing.T) {
 	h.event("u1", "Order Completed", `{"total":150}`)
 
 	recs := dlq.wait(t, "the event without a user", func(recs []*kgo.Record) bool { return len(recs) == 1 })
-	var reason string
-	for _, hd := range recs[0].Headers {
-		if hd.Key == stream.HeaderDLQReason {
-			reason = string(hd.Value)
-		}
-	}
-	if !strings.Contains(reason, "no user ID") {
+	if reason := dlqReason(recs[0]); !strings.Contains(reason, "no user ID") {
 		t.Errorf("dead-letter reason %q", reason)
 	}
 	activity.wait(t, "the error and the paused skip", func(recs []*kgo.Record) bool {

@@ -288,13 +288,7 @@ func TestUndecodableEventGoesToDLQ(t *testing.T) {
 	h.produceRaw("events", "u1", []byte("not avro"))
 	h.event("u1", "Product Added", `{"cart_id":"c1","sku":"A"}`)
 	recs := dlq.wait(t, "the dead letter", func(recs []*kgo.Record) bool { return len(recs) == 1 })
-	var reason string
-	for _, hd := range recs[0].Headers {
-		if hd.Key == stream.HeaderDLQReason {
-			reason = string(hd.Value)
-		}
-	}
-	if !strings.Contains(reason, "decode event") {
+	if reason := dlqReason(recs[0]); !strings.Contains(reason, "decode event") {
 		t.Errorf("dead-letter reason %q", reason)
 	}
 	activity.wait(t, "the next event processed", func(recs []*kgo.Record) bool {
@@ -341,4 +335,14 @@ steps:
 	if got := string(cmd.Payload); got != `{"items":[{"name":"Linen Shirt","price":59,"size":"M","sku":"SKU-1"}],"points":1200}` {
 		t.Errorf("payload %s", got)
 	}
+}
+
+// dlqReason is the reason header of a dead-lettered record.
+func dlqReason(r *kgo.Record) string {
+	for _, hd := range r.Headers {
+		if hd.Key == stream.HeaderDLQReason {
+			return string(hd.Value)
+		}
+	}
+	return ""
 }

@@ -142,7 +142,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 	defer stopEngine()
 
 	eventsTopic := conn.Topic("events")
-	watched := []string{eventsTopic, conn.Topic("handoff")}
+	watched := []string{eventsTopic, conn.Topic("handoff"), conn.Topic("dlq")}
 	for _, ch := range topics.Channels {
 		watched = append(watched, conn.Topic("send."+ch))
 	}
@@ -158,7 +158,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Tables    %d products in lookups.catalog, %d profiles, %d loyalty facts
   Journeys  %s (examples/journeys), run by the engine with journey time %gx the wall clock
   Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
-  Output    send commands and hand-offs as they are committed; a simulated channel answers WhatsApp messages
+  Output    send commands, hand-offs and dead letters as they are committed; a simulated channel answers WhatsApp messages
   Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
@@ -210,7 +210,12 @@ func (c *cli) traffic(ctx context.Context, d devConfig, cl, tail *kgo.Client, cd
 			}
 			var e records.Event
 			if err := cd.Decode(ctx, r.Value, &e); err != nil {
-				return fmt.Errorf("decode %s[%d]@%d: %w", r.Topic, r.Partition, r.Offset, err)
+				// Anyone can produce to the events topic: a record dev
+				// cannot read is shown for what it is, and the engine's
+				// dead letter for it follows.
+				fmt.Fprintf(c.stdout, "event  p%d@%-5d %-9s UNDECODABLE (%d bytes): %v\n", r.Partition, r.Offset, printableKey(r.Key), len(r.Value), err)
+				read++
+				continue
 			}
 			name := e.Name
 			if name == "" {

@@ -103,10 +103,15 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 // other one gets a reply asking for the price, which the WhatsApp example
 // hands to an agent.
 func (c *cli) showOutput(ctx context.Context, cl *kgo.Client, cd *codec.Codec, conn kafkaconn.Config, r *kgo.Record) error {
+	if r.Topic == conn.Topic("dlq") {
+		showDeadLetter(c.stdout, r)
+		return nil
+	}
 	if r.Topic == conn.Topic("handoff") {
 		var h records.Handoff
 		if err := cd.Decode(ctx, r.Value, &h); err != nil {
-			return fmt.Errorf("decode hand-off: %w", err)
+			fmt.Fprintf(c.stdout, "HANDOFF p%d@%d UNDECODABLE (%d bytes): %v\n", r.Partition, r.Offset, len(r.Value), err)
+			return nil
 		}
 		var lines []string
 		for _, m := range h.Conversation {
@@ -117,7 +122,8 @@ func (c *cli) showOutput(ctx context.Context, cl *kgo.Client, cd *codec.Codec, c
 	}
 	var s records.SendCommand
 	if err := cd.Decode(ctx, r.Value, &s); err != nil {
-		return fmt.Errorf("decode send command: %w", err)
+		fmt.Fprintf(c.stdout, "SEND   %s p%d@%d UNDECODABLE (%d bytes): %v\n", r.Topic, r.Partition, r.Offset, len(r.Value), err)
+		return nil
 	}
 	payload := string(s.Payload)
 	if len(payload) > 160 {

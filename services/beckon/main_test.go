@@ -112,12 +112,13 @@ func TestConfigurationDoc(t *testing.T) {
 func TestDevStopsOnInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"dev", "--port", "0", "--data-dir", dir, "--rate", "50"}, &out, &errb, func(string) string { return "" })
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Interrupted while running: once events flow.
+	waitFor(t, &out, regexp.MustCompile(`(?m)^event  p\d+@\d+`), time.Minute)
 	cancel()
 	select {
 	case code := <-done:

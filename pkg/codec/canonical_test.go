@@ -1,0 +1,140 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/beckon-dev/beckon/schemas"
+	"github.com/linkedin/goavro/v2"
+)
+
+// fingerprintVectors is testdata/fingerprints.json: for every schema file
+// in schemas/, its Parsing Canonical Form and CRC-64-AVRO fingerprint (16
+// hex digits of the 64-bit value) as Apache Avro Java computes them
+// (SchemaNormalization.toParsingForm, parsingFingerprint64). The Java
+// differential test (TestFingerprintsMatchJava) checks the file against Java
+// and rewrites it with -update-vectors.
+const fingerprintVectors = "testdata/fingerprints.json"
+
+// vector is one schema file's entry in fingerprintVectors.
+type vector struct {
+	Canonical   string `json:"canonical"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+func readVectors(t *testing.T) map[string]vector {
+	t.Helper()
+	b, err := os.ReadFile(fingerprintVectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]vector
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", fingerprintVectors, err)
+	}
+	return v
+}
+
+// TestFingerprintVectors: Beckon's canonical form and fingerprint of every
+// schema in schemas/ are Apache Avro Java's, as checked in; and the codec
+// writes that fingerprint. Needs no Java.
+func TestFingerprintVectors(t *testing.T) {
+	vectors := readVectors(t)
+	files, err := filepath.Glob("../../schemas/*.avsc")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no schemas found: %v", err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	if got := slices.Sorted(maps.Keys(vectors)); !slices.Equal(got, names) {
+		t.Fatalf("%s covers %v, schemas/ has %v: regenerate it (see docs/testing.md)", fingerprintVectors, got, names)
+	}
+	c := mustNew(t)
+	for _, f := range files {
+		name := filepath.Base(f)
+		want := vectors[name]
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := parseWriterSchema(string(text))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if w.canonical != want.Canonical {
+			t.Errorf("%s canonical form\n got %s\nwant %s", name, w.canonical, want.Canonical)
+		}
+		if got := hex16(w.fingerprint); got != want.Fingerprint {
+			t.Errorf("%s fingerprint %s, want %s", name, got, want.Fingerprint)
+		}
+		if fp, ok := c.Fingerprint(w.name); !ok || hex16(fp) != want.Fingerprint {
+			t.Errorf("Codec.Fingerprint(%s) = %016x, want %s", w.name, fp, want.Fingerprint)
+		}
+	}
+}
+
+// TestCodecWritesSpecFingerprint: every record type Beckon encodes in
+// single-object framing carries its schema's vector fingerprint, in the
+// header's little-endian byte order (the goavro-based codec wrote goavro's
+// own fingerprint here).
+func TestCodecWritesSpecFingerprint(t *testing.T) {
+	byName := map[string]string{} // record full name -> vector fingerprint
+	for file, v := range readVectors(t) {
+		var top struct{ Name string }
+		if err := json.Unmarshal([]byte(v.Canonical), &top); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		byName[top.Name] = v.Fingerprint
+	}
+	c := mustNew(t)
+	for _, r := range sampleRecords() {
+		want := byName[r.AvroName()]
+		data := mustEncode(t, c, r)
+		if want == "" || !bytes.Equal(data[:2], []byte{0xC3, 0x01}) || hex16(binary.LittleEndian.Uint64(data[2:10])) != want {
+			t.Errorf("%s: header % x, want C3 01 and fingerprint %s little-endian", r.AvroName(), data[:10], want)
+		}
+	}
+}
+
+// TestLegacyFingerprintsDecode: records that earlier Beckon versions wrote
+// with goavro's fingerprint (which differs from the specification's for
+// every schema with a logical type) still decode, to the same writer schema.
+func TestLegacyFingerprintsDecode(t *testing.T) {
+	c := mustNew(t)
+	for _, r := range sampleRecords() {
+		name := r.AvroName()
+		text, err := schemas.Schema(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := goavro.NewCodec(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := mustEncode(t, c, r)
+		legacy := append(appendSingleObjectHeader(nil, g.Rabin), data[singleObjectHeaderLen:]...)
+		back, err := c.DecodeAny(t.Context(), legacy)
+		if err != nil {
+			t.Fatalf("%s with goavro's fingerprint %016x: %v", name, g.Rabin, err)
+		}
+		if !reflect.DeepEqual(deref(back), deref(r)) {
+			t.Fatalf("%s with goavro's fingerprint decodes to\n%+v\nwant\n%+v", name, back, r)
+		}
+		if fp, _ := c.Fingerprint(name); fp == g.Rabin && strings.Contains(text, "logicalType") {
+			t.Errorf("%s: goavro's fingerprint equals the specification's although the schema has a logical type", name)
+		}
+	}
+}
+
+func hex16(fp uint64) string { return fmt.Sprintf("%016x", fp) }

@@ -32,7 +32,7 @@ import (
 // specification leaves room: a named type is written in full where it is
 // defined and as its quoted full name wherever it is used again, and a short
 // name that is not defined in the enclosing namespace is looked up in the
-// null namespace.
+// null namespace, and an error type is written as a record.
 func parsingCanonicalForm(schema string) (string, error) {
 	dec := json.NewDecoder(strings.NewReader(schema))
 	dec.UseNumber() // sizes keep their digits, [INTEGERS] decides their form
@@ -107,6 +107,9 @@ func (w *pcfWriter) complex(s map[string]any, ns string) error {
 		w.b.WriteString(`{"name":`)
 		w.str(full)
 		w.b.WriteString(`,"type":`)
+		if typ == "error" {
+			typ = "record" // as Java writes it: an error is a record on the wire
+		}
 		w.str(typ)
 		switch typ {
 		case "enum":

@@ -64,8 +64,7 @@ func New(opts ...Option) (*Codec, error) {
 		if bindings[name] == nil {
 			return nil, fmt.Errorf("codec: no Go type for embedded schema %s", name)
 		}
-		c.own[name] = w
-		c.byFingerprint.store(w.fingerprint, w)
+		c.own[name] = c.remember(w)
 	}
 	for _, text := range cfg.writerSchemas {
 		if _, err := c.AddWriterSchema(text); err != nil {
@@ -86,12 +85,26 @@ func (c *Codec) AddWriterSchema(schema string) (fingerprint uint64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("codec: add writer schema: %w", err)
 	}
-	c.byFingerprint.store(w.fingerprint, w)
-	return w.fingerprint, nil
+	return c.remember(w).fingerprint, nil
 }
 
-// Fingerprint returns the CRC-64-AVRO fingerprint of Beckon's own schema for
-// the record with the given full name, as written in single-object headers.
+// remember makes w decodable under both fingerprints a single-object record
+// of it may carry: the specification's, which every Avro implementation
+// computes and Beckon writes, and goavro's legacy one, which Beckon wrote
+// before and records still on topics carry. It returns the schema kept for
+// them: the first one stored wins, so equal schemas share one parse.
+func (c *Codec) remember(w *writerSchema) *writerSchema {
+	w = c.byFingerprint.store(w.fingerprint, w)
+	if w.legacy != w.fingerprint {
+		c.byFingerprint.store(w.legacy, w)
+	}
+	return w
+}
+
+// Fingerprint returns the CRC-64-AVRO fingerprint of the Parsing Canonical
+// Form of Beckon's own schema for the record with the given full name, as
+// written in single-object headers: the value Apache Avro Java's
+// SchemaNormalization.parsingFingerprint64 and fastavro compute.
 func (c *Codec) Fingerprint(recordName string) (uint64, bool) {
 	w, ok := c.own[recordName]
 	if !ok {
@@ -133,7 +146,8 @@ func (c *Codec) AppendEncode(ctx context.Context, dst []byte, topic string, r re
 		return dst, err
 	}
 	if c.registry == nil {
-		out, err := w.avro.SingleFromNative(dst, native)
+		// Not goavro's SingleFromNative: it writes goavro's own fingerprint.
+		out, err := w.avro.BinaryFromNative(appendSingleObjectHeader(dst, w.fingerprint), native)
 		if err != nil {
 			return dst, fmt.Errorf("codec: encode %s: %w", name, err)
 		}

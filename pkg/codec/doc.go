@@ -5,8 +5,11 @@
 //
 //   - Avro single-object encoding (default, no registry): C3 01, the writer
 //     schema's 8-byte CRC-64-AVRO fingerprint little-endian, the body. The
-//     codec knows Beckon's schemas and any writer schema added with
-//     WithWriterSchemas or AddWriterSchema.
+//     fingerprint is of the Parsing Canonical Form as the Avro specification
+//     defines it, which the codec computes itself (canonical.go) because
+//     goavro's differs; records with goavro's fingerprint, which Beckon
+//     wrote before, are still read. The codec knows Beckon's schemas and any
+//     writer schema added with WithWriterSchemas or AddWriterSchema.
 //   - Confluent wire format (WithRegistry): 00, the 4-byte schema ID
 //     big-endian, the body. Schemas are registered under a subject named by a
 //     SubjectStrategy, and unknown IDs are fetched from the registry once and

@@ -52,7 +52,7 @@ func TestDirectActivityMatchesGoavro(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := w.avro.SingleFromNative(nil, native)
+		want, err := w.avro.BinaryFromNative(appendSingleObjectHeader(nil, w.fingerprint), native)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func BenchmarkEncodeActivity(b *testing.B) {
 		var buf []byte
 		for range b.N {
 			native, _ = bindings[schemas.Activity].encode(a)
-			buf, _ = w.avro.SingleFromNative(buf[:0], native)
+			buf, _ = w.avro.BinaryFromNative(appendSingleObjectHeader(buf[:0], w.fingerprint), native)
 		}
 	})
 }

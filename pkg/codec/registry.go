@@ -57,6 +57,6 @@ func (c *Codec) fetchSchema(ctx context.Context, id int) (*writerSchema, error) 
 		return nil, &UnknownSchemaIDError{ID: id, Err: err}
 	}
 	// One parsed schema per fingerprint, shared by every ID and framing.
-	w = c.byFingerprint.store(w.fingerprint, w)
+	w = c.remember(w)
 	return c.byID.store(id, w), nil
 }

@@ -105,8 +105,8 @@ func (n *node) branch(key string) *node {
 }
 
 // parseCanonical parses a schema in Parsing Canonical Form (as produced by
-// goavro's Codec.CanonicalSchema: full names, no namespaces, no attributes
-// beyond the ones that shape the binary encoding).
+// parsingCanonicalForm: full names, no namespaces, no attributes beyond the
+// ones that shape the binary encoding).
 func parseCanonical(canonical string) (*node, error) {
 	var v any
 	if err := json.Unmarshal([]byte(canonical), &v); err != nil {

@@ -12,7 +12,9 @@ import (
 type writerSchema struct {
 	name        string        // full name of the top-level record
 	text        string        // the schema as given
-	fingerprint uint64        // CRC-64-AVRO of the Parsing Canonical Form
+	canonical   string        // Parsing Canonical Form, per the specification
+	fingerprint uint64        // CRC-64-AVRO of canonical: what single-object headers carry
+	legacy      uint64        // goavro's Rabin, which older Beckon versions wrote; read only
 	avro        *goavro.Codec // decodes bodies to native maps
 	root        *node         // for the guard and for reading fields by name
 }
@@ -24,7 +26,11 @@ func parseWriterSchema(text string) (*writerSchema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
-	root, err := parseCanonical(avro.CanonicalSchema())
+	canonical, err := parsingCanonicalForm(text)
+	if err != nil {
+		return nil, err
+	}
+	root, err := parseCanonical(canonical)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +40,9 @@ func parseWriterSchema(text string) (*writerSchema, error) {
 	return &writerSchema{
 		name:        root.name,
 		text:        text,
-		fingerprint: avro.Rabin,
+		canonical:   canonical,
+		fingerprint: crc64Avro([]byte(canonical)),
+		legacy:      avro.Rabin,
 		avro:        avro,
 		root:        root,
 	}, nil

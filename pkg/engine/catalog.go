@@ -207,6 +207,10 @@ func (c *Catalog) Follow(ctx context.Context, opts []kgo.Opt, topic string, cd *
 				var rec records.JourneyDefinition
 				if err := cd.Decode(ctx, r.Value, &rec); err != nil {
 					c.log.Error("journeys catalog: undecodable record", "key", string(r.Key), "offset", r.Offset, "err", err)
+				} else if err := checkJourneyKey(r.Key, &rec); err != nil {
+					// The engine's validator dead-letters it; the
+					// catalog keeps the version the key had.
+					c.log.Error("journeys catalog: record keyed wrongly", "key", string(r.Key), "offset", r.Offset, "err", err)
 				} else {
 					c.Put(string(r.Key), &rec)
 				}

@@ -106,13 +106,20 @@ func (e *Engine) validateJourney(m stream.Message) error {
 	if err := e.decodeRow(m.Value, &rec); err != nil {
 		return err
 	}
-	if err := checkKey(m.Key, rec.Key(), "journey key (<journey>/<version>)"); err != nil {
+	if err := checkJourneyKey(m.Key, &rec); err != nil {
 		return err
 	}
 	if _, err := compileVersion(&rec, e.catalog.channels); err != nil && (rec.State != records.JourneyDraft || !errors.As(err, new(*compileError))) {
 		return fmt.Errorf("journey %s version %d (%s): %w", rec.JourneyID, rec.Version, rec.State, err)
 	}
 	return nil
+}
+
+// checkJourneyKey checks that a journeys record is keyed
+// <journey>/<version>, as the control plane writes it: compaction keeps
+// one record per key, so another key would replace another version.
+func checkJourneyKey(key []byte, rec *records.JourneyDefinition) error {
+	return checkKey(key, rec.Key(), "journey key (<journey>/<version>)")
 }
 
 // compileVersion parses and compiles a journeys record's definition. A

@@ -76,7 +76,7 @@ func (t *txn) screen(w *partitionWork, m Message) (skip bool, err error) {
 	if table {
 		w.tableNext[m.Topic] = m.Offset + 1
 	}
-	t.reject(m, reason)
+	t.reject(w, m, reason)
 	return true, nil
 }
 
@@ -85,8 +85,9 @@ func tableUpdate(m Message) Message {
 	return m
 }
 
-// reject dead-letters a message the processor never saw.
-func (t *txn) reject(m Message, reason string) {
+// reject dead-letters a message the processor never saw, in partition
+// work w's transaction.
+func (t *txn) reject(_ *partitionWork, m Message, reason string) {
 	r := t.r
 	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	r.o.Metrics.DeadLettered(m.Topic, reason)
@@ -170,7 +171,7 @@ func (t *txn) deadLetterGlobals(w *partitionWork) error {
 		return nil
 	}
 	return g.eachPending(w.get, func(cursor []byte, offset int64, m Message, reason string) {
-		t.reject(m, reason)
+		t.reject(w, m, reason)
 		w.set(string(cursor), write{value: encodeOffset(offset + 1)})
 	})
 }

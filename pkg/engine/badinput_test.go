@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
 const bigSpender = `
@@ -20,7 +21,7 @@ steps:
 `
 
 // TestBadInputThroughTheEngine: an event with neither user ID nor key is
-// dead-lettered with the reason; a property of the wrong type in a
+// dead-lettered with the reason (it has no key); a property of the wrong type in a
 // condition and an event for a paused journey are recorded in activity;
 // the partition goes on to the next, valid event.
 func TestBadInputThroughTheEngine(t *testing.T) {
@@ -46,7 +47,7 @@ func TestBadInputThroughTheEngine(t *testing.T) {
 	h.event("u1", "Order Completed", `{"total":150}`)
 
 	recs := dlq.wait(t, "the event without a user", func(recs []*kgo.Record) bool { return len(recs) == 1 })
-	if reason := dlqReason(recs[0]); !strings.Contains(reason, "no user ID") {
+	if reason := dlqReason(recs[0]); !strings.Contains(reason, stream.ReasonNoKey) {
 		t.Errorf("dead-letter reason %q", reason)
 	}
 	activity.wait(t, "the error and the paused skip", func(recs []*kgo.Record) bool {

@@ -122,13 +122,8 @@ func (c *Catalog) Put(key string, rec *records.JourneyDefinition) {
 		return
 	}
 	v := &version{rec: *rec}
-	def, err := journey.Parse([]byte(rec.Definition))
-	if err == nil && def.ID != rec.JourneyID {
-		err = fmt.Errorf("definition id %q does not match the record's journey %q", def.ID, rec.JourneyID)
-	}
-	if err == nil {
-		v.compiled, err = journey.Compile(def, rec.Version, c.channels)
-	}
+	var err error
+	v.compiled, err = compileVersion(rec, c.channels)
 	v.err = err
 	if err != nil && rec.State != records.JourneyDraft {
 		c.log.Error("journey version invalid", "journey", rec.JourneyID, "version", rec.Version, "err", err)
@@ -212,6 +207,10 @@ func (c *Catalog) Follow(ctx context.Context, opts []kgo.Opt, topic string, cd *
 				var rec records.JourneyDefinition
 				if err := cd.Decode(ctx, r.Value, &rec); err != nil {
 					c.log.Error("journeys catalog: undecodable record", "key", string(r.Key), "offset", r.Offset, "err", err)
+				} else if err := checkJourneyKey(r.Key, &rec); err != nil {
+					// The engine's validator dead-letters it; the
+					// catalog keeps the version the key had.
+					c.log.Error("journeys catalog: record keyed wrongly", "key", string(r.Key), "offset", r.Offset, "err", err)
 				} else {
 					c.Put(string(r.Key), &rec)
 				}

@@ -83,15 +83,25 @@ func New(cfg Config) (*Engine, error) {
 		stream.Input(t.events),
 		stream.Input(t.receipts),
 		stream.Table(t.profiles, false),
+		stream.Validate(t.profiles, e.validateProfile),
 		stream.Changelog(t.changelog),
 		stream.DeadLetter(t.dlq),
 		stream.Process(e.process),
+		// Users are the keys: a record placed by another partitioner than
+		// Kafka's default would split a user's state across partitions.
+		stream.CheckPartitioning(),
+		// The catalog follows the journeys topic itself (it must be
+		// loaded before processing starts); as a global table it is read
+		// once more so that an invalid record is dead-lettered once for
+		// the whole deployment.
+		stream.GlobalTable(t.journeys),
+		stream.Validate(t.journeys, e.validateJourney),
 	}
 	for _, name := range sortedNames(t.facts) {
-		edges = append(edges, stream.Table(t.facts[name], false))
+		edges = append(edges, stream.Table(t.facts[name], false), stream.Validate(t.facts[name], e.validateFact))
 	}
 	for _, name := range sortedNames(t.lookups) {
-		edges = append(edges, stream.GlobalTable(t.lookups[name]))
+		edges = append(edges, stream.GlobalTable(t.lookups[name]), stream.Validate(t.lookups[name], e.validateLookup))
 	}
 	if e.group, err = stream.Define(cfg.Group, edges...); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

@@ -72,12 +72,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness { return newHarnessTB(t) }
 
-func newHarnessTB(t testing.TB) *harness {
+func newHarnessTB(t testing.TB) *harness { return newHarnessPartitions(t, 3) }
+
+// newHarnessPartitions is newHarnessTB with partitions partitions per
+// user-keyed topic.
+func newHarnessPartitions(t testing.TB, partitions int32) *harness {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	layout, err := topics.Declare(topics.Options{Prefix: kafkatest.Prefix(t), Partitions: 3, ReplicationFactor: 1, Facts: []string{"loyalty"}, Lookups: []string{"products", "catalog"}})
+	layout, err := topics.Declare(topics.Options{Prefix: kafkatest.Prefix(t), Partitions: partitions, ReplicationFactor: 1, Facts: []string{"loyalty"}, Lookups: []string{"products", "catalog"}})
 	if err != nil {
 		t.Fatal(err)
 	}

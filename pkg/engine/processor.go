@@ -46,11 +46,11 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 		if err := e.codec.Decode(ctx, m.Value, &ev); err != nil {
 			return fmt.Errorf("decode event: %w", err)
 		}
-		if ev.UserID == "" {
-			ev.UserID = string(m.Key)
-		}
-		if ev.UserID == "" {
-			return fmt.Errorf("event %q (%s) has no user ID and no record key", ev.Name, ev.MessageID)
+		// The key placed the record on its partition: the body's user ID
+		// must be it, or the user's state would be read on another
+		// partition than the one that holds it.
+		if err := checkKey(m.Key, ev.UserID, "user ID"); err != nil {
+			return fmt.Errorf("event %q (%s): %w", ev.Name, ev.MessageID, err)
 		}
 		user, in.Event = ev.UserID, &ev
 		in.TraceID, in.SpanID = traceContext(m.Headers)
@@ -59,8 +59,8 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 		if err := e.codec.Decode(ctx, m.Value, &rc); err != nil {
 			return fmt.Errorf("decode receipt: %w", err)
 		}
-		if rc.UserID == "" {
-			rc.UserID = string(m.Key)
+		if err := checkKey(m.Key, rc.UserID, "user ID"); err != nil {
+			return fmt.Errorf("receipt %s: %w", rc.ReceiptID, err)
 		}
 		user, in.Receipt = rc.UserID, &rc
 		in.TraceID, in.SpanID = traceContext(m.Headers)

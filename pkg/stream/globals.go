@@ -23,8 +23,11 @@ type globalTables struct {
 	db     *pebble.DB
 	cl     *kgo.Client
 	ready  atomic.Bool
-	stop   context.CancelFunc
-	done   chan struct{}
+	// rejected counts the rows the store indexes as rejected by a
+	// validator (validate.go); zero means there is nothing to dead-letter.
+	rejected atomic.Int64
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 func globalKey(topic string, k []byte) []byte {
@@ -45,7 +48,12 @@ func openGlobals(r *Runner, topics []string) (*globalTables, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open global tables %s: %w (delete the directory to rebuild it from the topics)", dir, err)
 	}
-	return &globalTables{r: r, topics: slices.Clone(topics), db: db}, nil
+	g := &globalTables{r: r, topics: slices.Clone(topics), db: db}
+	if err := g.countRejected(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open global tables %s: %w", dir, err)
+	}
+	return g, nil
 }
 
 func (g *globalTables) has(topic string) bool { return slices.Contains(g.topics, topic) }
@@ -115,7 +123,7 @@ func (g *globalTables) restore(ctx context.Context) error {
 		if err := fs.Err0(); err != nil {
 			return fmt.Errorf("global tables: %w", err)
 		}
-		if err := g.apply(fs); err != nil {
+		if err := g.apply(ctx, fs); err != nil {
 			return err
 		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -149,19 +157,23 @@ func (g *globalTables) follow(ctx context.Context) {
 		fs.EachError(func(t string, p int32, err error) {
 			g.r.log.Warn("global table fetch", "topic", t, "partition", p, "err", err)
 		})
-		if err := g.apply(fs); err != nil {
+		if err := g.apply(ctx, fs); err != nil {
 			g.r.log.Error("global table apply", "err", err)
 		}
 	}
 }
 
-func (g *globalTables) apply(fs kgo.Fetches) error {
+func (g *globalTables) apply(ctx context.Context, fs kgo.Fetches) error {
 	b := g.db.NewBatch()
 	defer b.Close()
 	var err error
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		for _, rec := range fp.Records {
 			if !rec.Attrs.IsControl() {
+				if ok, verr := g.validateGlobal(ctx, b, rec); !ok {
+					err = errors.Join(err, verr)
+					continue
+				}
 				k := globalKey(rec.Topic, rec.Key)
 				if rec.Value == nil {
 					err = errors.Join(err, b.Delete(k, nil))

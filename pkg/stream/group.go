@@ -18,6 +18,10 @@ type Group struct {
 	changelog string
 	dlq       string
 	process   Processor
+	// checkPartitioning and validators screen records before they reach
+	// the processor or a table (CheckPartitioning, Validate).
+	checkPartitioning bool
+	validators        map[string]Validator
 }
 
 // Edge is one declaration passed to Define.
@@ -86,6 +90,11 @@ func Define(name string, edges ...Edge) (*Group, error) {
 	}
 	if g.process == nil {
 		errs = append(errs, errors.New("no Process function"))
+	}
+	for topic := range g.validators {
+		if !g.isTable(topic) && !slices.Contains(g.globals, topic) {
+			errs = append(errs, fmt.Errorf("Validate(%q): not a Table or GlobalTable of the group", topic))
+		}
 	}
 	seen := map[string]string{}
 	for kind, topics := range map[string][]string{"input": g.inputs, "table": g.tables, "global table": g.globals, "changelog": {g.changelog}, "dead-letter": {g.dlq}} {

@@ -136,6 +136,11 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 		r.log.Warn("store could not be opened; rebuilding it from the changelog", "partition", p.id)
 	}
 
+	// Partition counts before any record of the partition is screened.
+	if err := r.loadPartitionCounts(ctx); err != nil {
+		return err
+	}
+
 	// The changelog first: wait for any transaction of a previous owner to
 	// end, then read to the end.
 	start, end, err := r.stableBounds(ctx, r.g.changelog, p.id)
@@ -202,6 +207,9 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 		}
 		from = max(from, tstart)
 		if err := r.readInto(ctx, st, topic, p.id, from, to, meta, func(b *pebble.Batch, rec *kgo.Record) error {
+			if ok, err := r.restorable(rec); !ok {
+				return err // nil for a row dead-lettered when it was processed
+			}
 			k := tableKey(topic, rec.Key)
 			if rec.Value == nil {
 				return b.Delete(k, nil)

@@ -31,6 +31,10 @@ type Runner struct {
 	mu      sync.Mutex // guards parts between the loop, callbacks and restores
 	parts   map[int32]*partitionState
 	running atomic.Bool
+	// counts are the partition counts of the inputs and tables, for
+	// CheckPartitioning.
+	countsMu sync.RWMutex
+	counts   map[string]int32
 	// joined is set once the group gave this instance an assignment, so
 	// readiness is not claimed before the first rebalance.
 	joined atomic.Bool
@@ -241,7 +245,7 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	sort.Slice(ready, func(i, j int) bool { return ready[i].id < ready[j].id })
 
 	r.backlog = false
-	if len(records) == 0 && !anyDue(ready, now) {
+	if len(records) == 0 && !anyDue(ready, now) && !r.globalDeadLettersDue(ready) {
 		return nil
 	}
 	begun := time.Now()

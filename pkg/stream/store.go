@@ -22,6 +22,8 @@ const (
 	nsDue      byte = 'd' // d<due ms BE><timer key>  timer due index -> payload
 	nsTimerKey byte = 'k' // k<timer key>             timer -> due ms BE
 	nsMeta     byte = 'm' // m<name>                  offsets the store reflects
+	// nsGlobalDead ('x', validate.go): how far rejected global rows were
+	// dead-lettered.
 )
 
 var metaChangelog = []byte("mchangelog")
@@ -134,7 +136,7 @@ func timerKeyKey(timerKey []byte) []byte { return append([]byte{nsTimerKey}, tim
 
 // inChangelog reports whether a store key is replicated by the changelog.
 func inChangelog(k []byte) bool {
-	return len(k) > 0 && (k[0] == nsState || k[0] == nsDue || k[0] == nsTimerKey)
+	return len(k) > 0 && (k[0] == nsState || k[0] == nsDue || k[0] == nsTimerKey || k[0] == nsGlobalDead)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

@@ -126,6 +126,11 @@ func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 				m.Headers[i] = Header{Key: h.Key, Value: h.Value}
 			}
 		}
+		if skip, err := t.screen(w, m); err != nil {
+			return err
+		} else if skip {
+			continue
+		}
 		if r.g.isTable(rec.Topic) {
 			applyTableRow(w, rec)
 			if !r.g.deliver[rec.Topic] {
@@ -137,6 +142,9 @@ func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 		if err := t.process(w, m); err != nil {
 			return err
 		}
+	}
+	if err := t.deadLetterGlobals(w); err != nil {
+		return err
 	}
 	due, err := w.dueTimers(t.now, r.o.MaxTimersPerPartition)
 	if err != nil {

@@ -90,6 +90,12 @@ func New(cfg Config) (*Engine, error) {
 	for _, name := range sortedNames(t.facts) {
 		edges = append(edges, stream.Table(t.facts[name], false))
 	}
+	// Declared outputs: an Emit elsewhere is a dead letter of its record,
+	// never a produce that fails every partition's transaction.
+	edges = append(edges, stream.Output(t.activity), stream.Output(t.handoff))
+	for _, name := range sortedNames(t.send) {
+		edges = append(edges, stream.Output(t.send[name]))
+	}
 	for _, name := range sortedNames(t.lookups) {
 		edges = append(edges, stream.GlobalTable(t.lookups[name]))
 	}

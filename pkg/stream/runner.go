@@ -135,6 +135,11 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		// A transaction produces its outputs and changelog records before
 		// it flushes: room for them without blocking the processors.
 		kgo.MaxBufferedRecords(100_000),
+		// One limit for every record the runner writes, checked before
+		// produce (see checkOutputs and deadLetter); topics accept it
+		// (TopicMaxMessageBytes).
+		kgo.ProducerBatchMaxBytes(int32(r.o.ProducerBatchMaxBytes)),
+		kgo.MaxBufferedBytes(max(defaultMaxBufferedBytes, 4*r.o.ProducerBatchMaxBytes)),
 		// A partition resumed after its restore joins the fetch only when
 		// the fetch in flight returns: bound the broker's wait (the Java
 		// client's default) so a late restore starts promptly.

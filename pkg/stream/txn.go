@@ -194,6 +194,9 @@ func (t *txn) process(w *partitionWork, m Message) error {
 	r := t.r
 	c := &Context{now: t.now, w: w, globals: r.globals}
 	err := call(r.g.process, c, m, r.log)
+	if err == nil {
+		err = t.checkOutputs(c)
+	}
 	t.msgs.Add(1)
 	r.o.Metrics.Processed(m.Topic, m.Partition, m.Kind, 1)
 	if err == nil {
@@ -210,7 +213,35 @@ func (t *txn) process(w *partitionWork, m Message) error {
 	reason := err.Error()
 	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	r.o.Metrics.DeadLettered(m.Topic, reason)
-	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now), nil)
+	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now, r.o.ProducerBatchMaxBytes), nil)
+	return nil
+}
+
+// checkOutputs finds, before anything is produced, what the producer or
+// the broker would refuse of a message's outputs: an Emit to a topic the
+// group does not declare, or a record over the producer's limit (an output,
+// or a state write that becomes a changelog record). Refused at produce
+// time it would fail the whole transaction, every partition's, on every
+// retry; refused here it is a permanent error of this one message.
+func (t *txn) checkOutputs(c *Context) error {
+	limit := t.r.o.ProducerBatchMaxBytes
+	for _, rec := range c.emits {
+		if !t.r.g.mayEmit(rec.Topic) {
+			return &UndeclaredOutputError{Topic: rec.Topic}
+		}
+		if n := recordBytes(rec); n > limit {
+			return &TooLargeError{What: fmt.Sprintf("output to %q", rec.Topic), Bytes: n, Limit: limit}
+		}
+	}
+	for _, u := range c.undo {
+		wr, ok := c.w.writes[u.key]
+		if !ok || !inChangelog([]byte(u.key)) {
+			continue
+		}
+		if n := len(u.key) + len(wr.value) + recordFraming; n > limit {
+			return &TooLargeError{What: fmt.Sprintf("state write of key %q", truncateText(u.key, 64)), Bytes: n, Limit: limit}
+		}
+	}
 	return nil
 }
 

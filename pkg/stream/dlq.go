@@ -61,6 +61,7 @@ func deadLetter(dlq, group string, m Message, reason string, now time.Time, maxB
 	for _, h := range own {
 		budget -= len(h.Key) + len(h.Value) + 10
 	}
+	budget = max(budget, 0)
 	var cut []string
 
 	headerBytes := 0
@@ -81,11 +82,11 @@ func deadLetter(dlq, group string, m Message, reason string, now time.Time, maxB
 		r.Key = m.Key[:keep]
 		cut = append(cut, "key")
 	}
-	budget -= len(r.Key)
+	budget = max(budget-len(r.Key), 0)
 
 	r.Value = m.Value
 	if len(m.Value) > budget {
-		r.Value = m.Value[:max(budget, 0)]
+		r.Value = m.Value[:budget]
 		cut = append(cut, "value")
 	}
 

@@ -32,6 +32,10 @@ const (
 	maxKeptHeaderBytes = 64 << 10
 	// maxKeptKeyBytes bounds the original key a dead letter keeps.
 	maxKeptKeyBytes = 64 << 10
+	// minDeadLetterBytes bounds the dead letter of a message whose first
+	// dead letter the broker refused: the runtime's headers and little
+	// else.
+	minDeadLetterBytes = 16 << 10
 	// defaultMaxBufferedBytes bounds what the producer buffers in a
 	// transaction before Emit blocks until batches are sent.
 	defaultMaxBufferedBytes = 256 << 20

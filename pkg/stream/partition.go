@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -29,6 +30,13 @@ type partitionState struct {
 	timerFloor []byte
 	// timers is the number of scheduled timers.
 	timers int64
+
+	// failures counts the transactions in a row this partition failed
+	// transiently; while backingOff it is paused until retryAt. The
+	// processing loop's alone.
+	failures   int
+	backingOff bool
+	retryAt    time.Time
 }
 
 // partitionWork is what one transaction did to one partition, applied to

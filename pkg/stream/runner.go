@@ -37,6 +37,9 @@ type Runner struct {
 	// backlog is set by the loop when a transaction fired as many timers
 	// as it may for some partition: more are probably due.
 	backlog bool
+	// rejected remembers, between attempts, the messages whose outputs the
+	// broker refused (confine.go). The loop's alone.
+	rejected map[string]rejection
 }
 
 // New checks the options and returns a Runner for g.
@@ -58,7 +61,7 @@ func New(g *Group, o Options) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("stream runner: %w", err)
 	}
-	return &Runner{g: g, o: o, log: o.Logger.With("group", g.name, "instance", o.InstanceID), parts: map[int32]*partitionState{}}, nil
+	return &Runner{g: g, o: o, log: o.Logger.With("group", g.name, "instance", o.InstanceID), parts: map[int32]*partitionState{}, rejected: map[string]rejection{}}, nil
 }
 
 // Ready reports whether the runner is running, has joined its group and
@@ -190,6 +193,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			if errors.As(err, &fatal) {
 				return err
 			}
+			if errors.Is(err, errConfined) {
+				continue
+			}
 			r.log.Warn("transaction aborted", "err", err)
 			sleep(ctx, r.o.RetryBackoff)
 		}
@@ -244,6 +250,7 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	}
 	r.mu.Unlock()
 	sort.Slice(ready, func(i, j int) bool { return ready[i].id < ready[j].id })
+	ready = r.resumeDue(ready)
 
 	r.backlog = false
 	if len(records) == 0 && !anyDue(ready, now) {
@@ -258,9 +265,14 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	r.backlog = t.backlog.Load()
 	if err != nil {
 		t.abort(err)
-		return err
+	} else {
+		err = t.commit(begun)
 	}
-	return t.commit(begun)
+	if err != nil {
+		return r.confine(t, err)
+	}
+	r.settled(t)
+	return nil
 }
 
 // anyDue reports whether a ready partition has a due timer, without

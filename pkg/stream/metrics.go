@@ -39,4 +39,4 @@ func (NopMetrics) RestoreProgress(string, int32, int64, int64) {}
 func (NopMetrics) TimersPending(int32, int64)                  {}
 func (NopMetrics) DeadLettered(string, string)                 {}
 func (NopMetrics) Lag(string, int32, int64)                    {}
-func (NopMetrics) Retried(int32, string, time.Duration)         {}
+func (NopMetrics) Retried(int32, string, time.Duration)        {}

@@ -35,8 +35,8 @@ type txn struct {
 	rejected       map[string]rejection
 	usedRejections []string
 	touched        []*partitionState
-	produced   sync.WaitGroup
-	msgs       atomic.Int64
+	produced       sync.WaitGroup
+	msgs           atomic.Int64
 	// backlog is set when a partition fired as many timers as it may.
 	backlog atomic.Bool
 }

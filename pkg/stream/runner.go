@@ -40,7 +40,13 @@ type Runner struct {
 	// rejected remembers, between attempts, the messages whose outputs the
 	// broker refused (confine.go). The loop's alone.
 	rejected map[string]rejection
+	// loopAt is when the processing loop last began an iteration (unix
+	// nanoseconds), stopped why Run returned: for Health.
+	loopAt  atomic.Int64
+	stopped atomic.Pointer[stopCause]
 }
+
+type stopCause struct{ err error }
 
 // New checks the options and returns a Runner for g.
 func New(g *Group, o Options) (*Runner, error) {
@@ -79,6 +85,39 @@ func (r *Runner) Ready() bool {
 		}
 	}
 	return true
+}
+
+// Health reports whether the runner is alive and can make progress: a
+// liveness probe. It is an error once Run has returned, when the
+// processing loop has not turned over for UnhealthyAfter beyond the
+// transaction timeout, or when a partition's restore has kept failing
+// for UnhealthyAfter (a restart is the remedy left). A partition that is
+// restoring normally, or paused after a transient failure, is healthy:
+// readiness (Ready) and the logs say so.
+func (r *Runner) Health() error {
+	if s := r.stopped.Load(); s != nil {
+		if s.err != nil {
+			return fmt.Errorf("stream runner stopped: %w", s.err)
+		}
+		return errors.New("stream runner stopped")
+	}
+	if !r.running.Load() {
+		return nil // starting
+	}
+	if since := time.Since(time.Unix(0, r.loopAt.Load())); since > r.o.UnhealthyAfter+r.o.TransactionTimeout+10*time.Second {
+		return fmt.Errorf("stream runner: processing loop stalled for %v", since.Round(time.Second))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for id, p := range r.parts {
+		p.healthMu.Lock()
+		if !p.restoreFailing.IsZero() && time.Since(p.restoreFailing) > r.o.UnhealthyAfter {
+			errs = append(errs, fmt.Errorf("partition %d: restore failing for %v: %w", id, time.Since(p.restoreFailing).Round(time.Second), p.restoreErr))
+		}
+		p.healthMu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // Partitions returns the partition numbers this runner owns and has
@@ -161,8 +200,10 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("stream runner: %w", err)
 	}
 	r.sess = sess
+	r.loopAt.Store(time.Now().UnixNano())
 	r.running.Store(true)
 	defer func() {
+		r.stopped.Store(&stopCause{err})
 		r.running.Store(false)
 		sess.Close() // onRevoked closes the stores
 		r.closeAll()
@@ -171,6 +212,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 
 	r.log.Info("stream runner started", "inputs", r.g.inputs, "tables", r.g.tables, "globals", r.g.globals)
 	for ctx.Err() == nil {
+		r.loopAt.Store(time.Now().UnixNano())
 		// With timers still due (the last transaction hit its bound), poll
 		// without waiting: idle input must not slow a timer backlog down.
 		wait := r.o.PollWait

@@ -382,9 +382,9 @@ func (t *txn) commit(begun time.Time) error {
 		}
 		if err := w.commit(); err != nil {
 			// The changelog has the transaction; the store is behind its
-			// recorded offset and catches up at the next restore.
-			r.log.Error("apply committed transaction to store", "partition", id, "err", err)
-			w.p.ready.Store(false)
+			// recorded offset and catches up by restoring again.
+			r.log.Error("apply committed transaction to store; restoring the partition from its changelog", "partition", id, "err", err)
+			r.restoreAgain(w.p)
 			continue
 		}
 		r.o.Metrics.TimersPending(id, w.p.timers)

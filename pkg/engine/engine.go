@@ -160,6 +160,20 @@ func (e *Engine) Ready() bool {
 	return e.catalog.Ready() && r != nil && r.Ready()
 }
 
+// Health reports whether the engine can make progress (a liveness probe):
+// nil while it loads the journeys, then the stream runner's health (a
+// stopped runner, a stalled loop, a partition whose restore keeps
+// failing).
+func (e *Engine) Health() error {
+	e.mu.Lock()
+	r := e.runner
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.Health()
+}
+
 // Run loads the journeys, then processes until ctx ends; it returns nil
 // after a cancellation.
 func (e *Engine) Run(ctx context.Context) error {

@@ -31,7 +31,7 @@ var errConfined = errors.New("failed partitions paused; the others retry at once
 type rejection struct {
 	reason string
 	// deadLetter is set when the refused record was the message's dead
-	// letter: the next one keeps only the runtime's headers.
+	// letter: the next one is cut to minDeadLetterBytes.
 	deadLetter bool
 }
 

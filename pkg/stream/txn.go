@@ -256,7 +256,7 @@ func (t *txn) process(w *partitionWork, m Message) error {
 
 // deadLetterRefused dead-letters a message whose output the broker
 // refused on an earlier attempt; if what it refused was the dead letter
-// itself, the new one keeps only the runtime's headers (the source
+// itself, the new one is cut to 16 KiB (the source
 // topic, partition and offset locate the original).
 func (t *txn) deadLetterRefused(w *partitionWork, m Message, rej rejection) error {
 	r := t.r

@@ -100,6 +100,12 @@ func New(cfg Config) (*Engine, error) {
 	for _, name := range sortedNames(t.facts) {
 		edges = append(edges, stream.Table(t.facts[name], false), stream.Validate(t.facts[name], e.validateFact))
 	}
+	// Declared outputs: an Emit elsewhere is a dead letter of its record,
+	// never a produce that fails every partition's transaction.
+	edges = append(edges, stream.Output(t.activity), stream.Output(t.handoff))
+	for _, name := range sortedNames(t.send) {
+		edges = append(edges, stream.Output(t.send[name]))
+	}
 	for _, name := range sortedNames(t.lookups) {
 		edges = append(edges, stream.GlobalTable(t.lookups[name]), stream.Validate(t.lookups[name], e.validateLookup))
 	}
@@ -162,6 +168,20 @@ func (e *Engine) Ready() bool {
 	r := e.runner
 	e.mu.Unlock()
 	return e.catalog.Ready() && r != nil && r.Ready()
+}
+
+// Health reports whether the engine can make progress (a liveness probe):
+// nil while it loads the journeys, then the stream runner's health (a
+// stopped runner, a stalled loop, a partition whose restore keeps
+// failing).
+func (e *Engine) Health() error {
+	e.mu.Lock()
+	r := e.runner
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.Health()
 }
 
 // Run loads the journeys, then processes until ctx ends; it returns nil

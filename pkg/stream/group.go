@@ -15,6 +15,7 @@ type Group struct {
 	tables    []string
 	deliver   map[string]bool
 	globals   []string
+	outputs   []string
 	changelog string
 	dlq       string
 	process   Processor
@@ -50,6 +51,14 @@ func Table(topic string, deliver bool) Edge {
 // read through Context.Lookup (catalogs, journey definitions).
 func GlobalTable(topic string) Edge {
 	return func(g *Group) { g.globals = append(g.globals, topic) }
+}
+
+// Output declares a topic the processor emits to. Once a group declares
+// any Output, an Emit to another topic is a permanent error of the message
+// (dead-lettered) rather than a produce that fails the transaction; a group
+// without Output edges may emit anywhere.
+func Output(topic string) Edge {
+	return func(g *Group) { g.outputs = append(g.outputs, topic) }
 }
 
 // Changelog names the compacted topic that backs the state stores. It must
@@ -97,7 +106,7 @@ func Define(name string, edges ...Edge) (*Group, error) {
 		}
 	}
 	seen := map[string]string{}
-	for kind, topics := range map[string][]string{"input": g.inputs, "table": g.tables, "global table": g.globals, "changelog": {g.changelog}, "dead-letter": {g.dlq}} {
+	for kind, topics := range map[string][]string{"input": g.inputs, "table": g.tables, "global table": g.globals, "changelog": {g.changelog}, "dead-letter": {g.dlq}, "output": g.outputs} {
 		for _, t := range topics {
 			if t == "" {
 				continue
@@ -121,3 +130,8 @@ func (g *Group) Name() string { return g.name }
 func (g *Group) consumed() []string { return append(slices.Clone(g.inputs), g.tables...) }
 
 func (g *Group) isTable(topic string) bool { return slices.Contains(g.tables, topic) }
+
+// mayEmit reports whether the processor may emit to topic.
+func (g *Group) mayEmit(topic string) bool {
+	return len(g.outputs) == 0 || slices.Contains(g.outputs, topic)
+}

@@ -21,6 +21,9 @@ type Metrics interface {
 	TimersPending(partition int32, n int64)
 	// DeadLettered counts a message sent to the dead-letter topic.
 	DeadLettered(topic string, reason string)
+	// Retried reports a partition paused after a transient failure, why,
+	// and how long until it is processed again; the other partitions go on.
+	Retried(partition int32, reason string, backoff time.Duration)
 	// Lag reports how far a partition's consumer is behind its high
 	// watermark.
 	Lag(topic string, partition int32, lag int64)
@@ -36,3 +39,4 @@ func (NopMetrics) RestoreProgress(string, int32, int64, int64) {}
 func (NopMetrics) TimersPending(int32, int64)                  {}
 func (NopMetrics) DeadLettered(string, string)                 {}
 func (NopMetrics) Lag(string, int32, int64)                    {}
+func (NopMetrics) Retried(int32, string, time.Duration)        {}

@@ -22,6 +22,7 @@ type recorder struct {
 	restored  map[string]int64 // topic/partition -> offsets restored
 	timers    map[int32]int64
 	lagSeen   bool
+	retries   int
 }
 
 func newRecorder() *recorder {
@@ -54,6 +55,11 @@ func (r *recorder) restoredFrom(topic string) int64 {
 func (r *recorder) TimersPending(p int32, n int64) { r.mu.Lock(); r.timers[p] = n; r.mu.Unlock() }
 func (r *recorder) DeadLettered(string, string)    { r.mu.Lock(); r.dead++; r.mu.Unlock() }
 func (r *recorder) Lag(string, int32, int64)       { r.mu.Lock(); r.lagSeen = true; r.mu.Unlock() }
+func (r *recorder) Retried(int32, string, time.Duration) {
+	r.mu.Lock()
+	r.retries++
+	r.mu.Unlock()
+}
 
 // TestMetricsAndReadiness: the hooks SREs rely on report processing,
 // commits, dead letters, pending timers, lag and restore progress, and the

@@ -50,6 +50,23 @@ type Options struct {
 	// RetryBackoff is the wait after a retryable error or a failed commit.
 	// Default 500ms.
 	RetryBackoff time.Duration
+	// ProducerBatchMaxBytes is the largest record batch, before
+	// compression, the producer writes, and so the largest record: an
+	// output or a changelog record over it is a permanent error of the
+	// message that made it (dead-lettered), and a dead letter is cut to
+	// fit it. The topics written must accept batches of this size
+	// (max.message.bytes; TopicMaxMessageBytes). Default
+	// DefaultProducerBatchMaxBytes.
+	ProducerBatchMaxBytes int
+	// MaxRetryBackoff caps the exponential backoff of a partition whose
+	// processing keeps failing transiently; the first wait is
+	// RetryBackoff. Default 30s.
+	MaxRetryBackoff time.Duration
+	// UnhealthyAfter is how long a partition may keep failing to restore,
+	// or the processing loop may go without finishing an iteration, before
+	// Health reports the runner unhealthy (a liveness probe then restarts
+	// the process). Default 2m.
+	UnhealthyAfter time.Duration
 	// StayInGroupOnShutdown keeps this instance's static group membership
 	// when Run returns, so a restart within the session timeout (a rolling
 	// update) gets the same partitions back without a rebalance and without
@@ -89,6 +106,15 @@ func (o *Options) defaults() {
 	}
 	if o.RetryBackoff == 0 {
 		o.RetryBackoff = 500 * time.Millisecond
+	}
+	if o.ProducerBatchMaxBytes == 0 {
+		o.ProducerBatchMaxBytes = DefaultProducerBatchMaxBytes
+	}
+	if o.MaxRetryBackoff == 0 {
+		o.MaxRetryBackoff = 30 * time.Second
+	}
+	if o.UnhealthyAfter == 0 {
+		o.UnhealthyAfter = 2 * time.Minute
 	}
 	if o.Metrics == nil {
 		o.Metrics = NopMetrics{}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -29,7 +30,25 @@ type partitionState struct {
 	timerFloor []byte
 	// timers is the number of scheduled timers.
 	timers int64
+
+	// failures counts the transactions in a row this partition failed
+	// transiently; while backingOff it is paused until retryAt. The
+	// processing loop's alone.
+	failures   int
+	backingOff bool
+	retryAt    time.Time
+
+	// restoreFailing is when the restore in progress started failing
+	// without success since (zero: not failing), and restoreErr its last
+	// error, for Health.
+	healthMu       sync.Mutex
+	restoreFailing time.Time
+	restoreErr     error
 }
+
+// storeFault, when a test sets it, is asked before a store write ("commit"
+// of a transaction, "restore") and fails it with the error it returns.
+var storeFault func(op string, partition int32) error
 
 // partitionWork is what one transaction did to one partition, applied to
 // its store in one batch only after Kafka committed the transaction.
@@ -226,6 +245,11 @@ func (w *partitionWork) scan(lo, hi []byte, fn func(k, v []byte) bool) error {
 // commit applies the transaction to the store after Kafka committed it, in
 // one batch that also records the offsets the store now reflects.
 func (w *partitionWork) commit() error {
+	if storeFault != nil {
+		if err := storeFault("commit", w.p.id); err != nil {
+			return err
+		}
+	}
 	b := w.p.st.db.NewBatch()
 	defer b.Close()
 	for k, wr := range w.writes {

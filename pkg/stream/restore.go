@@ -110,8 +110,17 @@ func (r *Runner) restore(ctx context.Context, p *partitionState, cl *kgo.Client)
 			return
 		}
 		r.log.Error("restore failed; retrying", "partition", p.id, "err", err)
+		p.healthMu.Lock()
+		if p.restoreFailing.IsZero() {
+			p.restoreFailing = time.Now()
+		}
+		p.restoreErr = err
+		p.healthMu.Unlock()
 		sleep(ctx, r.o.RetryBackoff)
 	}
+	p.healthMu.Lock()
+	p.restoreFailing, p.restoreErr = time.Time{}, nil
+	p.healthMu.Unlock()
 	n, err := countTimers(p.st.db)
 	if err != nil {
 		r.log.Error("count timers", "partition", p.id, "err", err)
@@ -123,7 +132,29 @@ func (r *Runner) restore(ctx context.Context, p *partitionState, cl *kgo.Client)
 	r.log.Info("partition restored", "partition", p.id, "took", time.Since(started).Round(time.Millisecond), "timers", n)
 }
 
+// restoreAgain brings back a partition whose store missed a transaction
+// Kafka committed (its batch failed): the store's recorded changelog
+// offset is before that transaction, so a restore replays it, and the
+// partition is not processed meanwhile. The caller holds r.mu.
+func (r *Runner) restoreAgain(p *partitionState) {
+	p.ready.Store(false)
+	cl := r.sess.Client()
+	cl.PauseFetchPartitions(r.topicPartitions([]int32{p.id}))
+	// The cache may hold rows the failed batch should have replaced.
+	p.cache = newReadCache(r.o.StateCacheBytes)
+	p.cancelRestore()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancelRestore = cancel
+	p.restored.Add(1)
+	go r.restore(ctx, p, cl)
+}
+
 func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
+	if storeFault != nil {
+		if err := storeFault("restore", p.id); err != nil {
+			return err
+		}
+	}
 	if p.st != nil {
 		_ = p.st.close()
 	}

@@ -41,7 +41,16 @@ type Runner struct {
 	// backlog is set by the loop when a transaction fired as many timers
 	// as it may for some partition: more are probably due.
 	backlog bool
+	// rejected remembers, between attempts, the messages whose outputs the
+	// broker refused (confine.go). The loop's alone.
+	rejected map[string]rejection
+	// loopAt is when the processing loop last began an iteration (unix
+	// nanoseconds), stopped why Run returned: for Health.
+	loopAt  atomic.Int64
+	stopped atomic.Pointer[stopCause]
 }
+
+type stopCause struct{ err error }
 
 // New checks the options and returns a Runner for g.
 func New(g *Group, o Options) (*Runner, error) {
@@ -62,7 +71,7 @@ func New(g *Group, o Options) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("stream runner: %w", err)
 	}
-	return &Runner{g: g, o: o, log: o.Logger.With("group", g.name, "instance", o.InstanceID), parts: map[int32]*partitionState{}}, nil
+	return &Runner{g: g, o: o, log: o.Logger.With("group", g.name, "instance", o.InstanceID), parts: map[int32]*partitionState{}, rejected: map[string]rejection{}}, nil
 }
 
 // Ready reports whether the runner is running, has joined its group and
@@ -80,6 +89,39 @@ func (r *Runner) Ready() bool {
 		}
 	}
 	return true
+}
+
+// Health reports whether the runner is alive and can make progress: a
+// liveness probe. It is an error once Run has returned, when the
+// processing loop has not turned over for UnhealthyAfter beyond the
+// transaction timeout, or when a partition's restore has kept failing
+// for UnhealthyAfter (a restart is the remedy left). A partition that is
+// restoring normally, or paused after a transient failure, is healthy:
+// readiness (Ready) and the logs say so.
+func (r *Runner) Health() error {
+	if s := r.stopped.Load(); s != nil {
+		if s.err != nil {
+			return fmt.Errorf("stream runner stopped: %w", s.err)
+		}
+		return errors.New("stream runner stopped")
+	}
+	if !r.running.Load() {
+		return nil // starting
+	}
+	if since := time.Since(time.Unix(0, r.loopAt.Load())); since > r.o.UnhealthyAfter+r.o.TransactionTimeout+10*time.Second {
+		return fmt.Errorf("stream runner: processing loop stalled for %v", since.Round(time.Second))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for id, p := range r.parts {
+		p.healthMu.Lock()
+		if !p.restoreFailing.IsZero() && time.Since(p.restoreFailing) > r.o.UnhealthyAfter {
+			errs = append(errs, fmt.Errorf("partition %d: restore failing for %v: %w", id, time.Since(p.restoreFailing).Round(time.Second), p.restoreErr))
+		}
+		p.healthMu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // Partitions returns the partition numbers this runner owns and has
@@ -139,6 +181,11 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		// A transaction produces its outputs and changelog records before
 		// it flushes: room for them without blocking the processors.
 		kgo.MaxBufferedRecords(100_000),
+		// One limit for every record the runner writes, checked before
+		// produce (see checkOutputs and deadLetter); topics accept it
+		// (TopicMaxMessageBytes).
+		kgo.ProducerBatchMaxBytes(int32(r.o.ProducerBatchMaxBytes)),
+		kgo.MaxBufferedBytes(max(defaultMaxBufferedBytes, 4*r.o.ProducerBatchMaxBytes)),
 		// A partition resumed after its restore joins the fetch only when
 		// the fetch in flight returns: bound the broker's wait (the Java
 		// client's default) so a late restore starts promptly.
@@ -157,8 +204,10 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("stream runner: %w", err)
 	}
 	r.sess = sess
+	r.loopAt.Store(time.Now().UnixNano())
 	r.running.Store(true)
 	defer func() {
+		r.stopped.Store(&stopCause{err})
 		r.running.Store(false)
 		sess.Close() // onRevoked closes the stores
 		r.closeAll()
@@ -167,6 +216,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 
 	r.log.Info("stream runner started", "inputs", r.g.inputs, "tables", r.g.tables, "globals", r.g.globals)
 	for ctx.Err() == nil {
+		r.loopAt.Store(time.Now().UnixNano())
 		// With timers still due (the last transaction hit its bound), poll
 		// without waiting: idle input must not slow a timer backlog down.
 		wait := r.o.PollWait
@@ -188,6 +238,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			var fatal *fatalError
 			if errors.As(err, &fatal) {
 				return err
+			}
+			if errors.Is(err, errConfined) {
+				continue
 			}
 			r.log.Warn("transaction aborted", "err", err)
 			sleep(ctx, r.o.RetryBackoff)
@@ -243,6 +296,7 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	}
 	r.mu.Unlock()
 	sort.Slice(ready, func(i, j int) bool { return ready[i].id < ready[j].id })
+	ready = r.resumeDue(ready)
 
 	r.backlog = false
 	if len(records) == 0 && !anyDue(ready, now) && !r.globalDeadLettersDue(ready) {
@@ -257,9 +311,14 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 	r.backlog = t.backlog.Load()
 	if err != nil {
 		t.abort(err)
-		return err
+	} else {
+		err = t.commit(begun)
 	}
-	return t.commit(begun)
+	if err != nil {
+		return r.confine(t, err)
+	}
+	r.settled(t)
+	return nil
 }
 
 // anyDue reports whether a ready partition has a due timer, without

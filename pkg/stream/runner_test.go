@@ -94,6 +94,14 @@ func (e *env) run(g *Group, instance string, dir string, clock func() time.Time)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return r, e.start(r)
+}
+
+// start runs r until the returned stop function (also called when the
+// test ends) cancels it and waits for it.
+func (e *env) start(r *Runner) func() {
+	e.t.Helper()
+	instance := r.o.InstanceID
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -112,7 +120,7 @@ func (e *env) run(g *Group, instance string, dir string, clock func() time.Time)
 		})
 	}
 	e.t.Cleanup(stop)
-	return r, stop
+	return stop
 }
 
 func waitReady(t *testing.T, r *Runner) {

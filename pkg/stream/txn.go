@@ -25,10 +25,18 @@ type txn struct {
 	// input offsets to commit.
 	consumed bool
 
-	mu         sync.Mutex // guards produceErr and every work's changelogNext
+	mu         sync.Mutex // guards produceErr, the confinement fields and every work's changelogNext
 	produceErr error
-	produced   sync.WaitGroup
-	msgs       atomic.Int64
+	// failed holds the partitions that failed transiently, rejected the
+	// messages whose outputs the broker refused, usedRejections the
+	// rejections acted on; touched the partitions that processed
+	// something (confine.go).
+	failed         map[int32]error
+	rejected       map[string]rejection
+	usedRejections []string
+	touched        []*partitionState
+	produced       sync.WaitGroup
+	msgs           atomic.Int64
 	// backlog is set when a partition fired as many timers as it may.
 	backlog atomic.Bool
 }
@@ -45,11 +53,17 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 	for _, p := range ready {
 		t.works[p.id] = newWork(t.r.g, p)
 	}
+	var notReady []error
 	for id, recs := range byPartition {
 		if t.works[id] == nil {
 			rec := recs[0]
-			return fmt.Errorf("%s[%d]@%d: %w", rec.Topic, rec.Partition, rec.Offset, errNotReady)
+			err := fmt.Errorf("%s[%d]@%d: %w", rec.Topic, rec.Partition, rec.Offset, errNotReady)
+			t.fail(id, err)
+			notReady = append(notReady, err)
 		}
+	}
+	if len(notReady) > 0 {
+		return errors.Join(notReady...)
 	}
 	for id, recs := range byPartition {
 		byPartition[id] = byTimestamp(recs, t.r.g.isTable)
@@ -64,6 +78,15 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 		}()
 	}
 	wg.Wait()
+	for i, p := range ready {
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("partition %d: %w", p.id, errs[i])
+			t.fail(p.id, errs[i])
+		}
+		if len(byPartition[p.id]) > 0 || t.works[p.id].fired {
+			t.touched = append(t.touched, p)
+		}
+	}
 	for id, w := range t.works {
 		if len(w.writes) == 0 && len(w.tableNext) == 0 && !w.fired {
 			delete(t.works, id)
@@ -173,24 +196,33 @@ func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 		if !wr.del {
 			rec.Value = wr.value
 		}
-		t.produce(rec, w)
+		t.produce(rec, w, nil)
 	}
 	return nil
 }
 
-// produce sends a record in the transaction; w is the partition work whose
-// changelog rec belongs to, or nil for an output.
-func (t *txn) produce(rec *kgo.Record, w *partitionWork) {
+// produce sends a record in the transaction for partition work w: an
+// output or dead letter of message src, or (src nil) a changelog record.
+// A failure is the partition's; one the broker will repeat for this record
+// is remembered against src (confine.go).
+func (t *txn) produce(rec *kgo.Record, w *partitionWork, src *Message) {
 	t.produced.Add(1)
 	t.r.sess.Produce(context.Background(), rec, func(rec *kgo.Record, err error) {
 		defer t.produced.Done()
+		if err != nil {
+			err = fmt.Errorf("produce to %s: %w", rec.Topic, err)
+			t.fail(w.p.id, err)
+			if src != nil && refusesRecord(err) {
+				t.refused(src, rec.Topic == t.r.g.dlq, err)
+			}
+		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		if err != nil {
-			t.produceErr = errors.Join(t.produceErr, fmt.Errorf("produce to %s: %w", rec.Topic, err))
+			t.produceErr = errors.Join(t.produceErr, err)
 			return
 		}
-		if w != nil && rec.Offset+1 > w.changelogNext {
+		if src == nil && rec.Offset+1 > w.changelogNext {
 			w.changelogNext = rec.Offset + 1
 		}
 	})
@@ -200,13 +232,21 @@ func (t *txn) produce(rec *kgo.Record, w *partitionWork) {
 // if the processor fails, its writes are rolled back.
 func (t *txn) process(w *partitionWork, m Message) error {
 	r := t.r
+	if rej, ok := r.rejected[rejectionKey(&m)]; ok {
+		// The broker refused what this message made last time: dead-letter
+		// it without calling the processor again.
+		return t.deadLetterRefused(w, m, rej)
+	}
 	c := &Context{now: t.now, w: w, globals: r.globals}
 	err := call(r.g.process, c, m, r.log)
+	if err == nil {
+		err = t.checkOutputs(c)
+	}
 	t.msgs.Add(1)
 	r.o.Metrics.Processed(m.Topic, m.Partition, m.Kind, 1)
 	if err == nil {
 		for _, rec := range c.emits {
-			t.produce(rec, nil)
+			t.produce(rec, w, &m)
 		}
 		w.timers += c.timers
 		return nil
@@ -218,7 +258,54 @@ func (t *txn) process(w *partitionWork, m Message) error {
 	reason := err.Error()
 	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	r.o.Metrics.DeadLettered(m.Topic, reason)
-	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now), nil)
+	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now, r.o.ProducerBatchMaxBytes), w, &m)
+	return nil
+}
+
+// deadLetterRefused dead-letters a message whose output the broker
+// refused on an earlier attempt; if what it refused was the dead letter
+// itself, the new one is cut to 16 KiB (the source
+// topic, partition and offset locate the original).
+func (t *txn) deadLetterRefused(w *partitionWork, m Message, rej rejection) error {
+	r := t.r
+	t.usedRejection(rejectionKey(&m))
+	limit := r.o.ProducerBatchMaxBytes
+	if rej.deadLetter {
+		limit = minDeadLetterBytes
+	}
+	t.msgs.Add(1)
+	r.o.Metrics.Processed(m.Topic, m.Partition, m.Kind, 1)
+	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", rej.reason)
+	r.o.Metrics.DeadLettered(m.Topic, rej.reason)
+	t.produce(deadLetter(r.g.dlq, r.g.name, m, rej.reason, t.now, limit), w, &m)
+	return nil
+}
+
+// checkOutputs finds, before anything is produced, what the producer or
+// the broker would refuse of a message's outputs: an Emit to a topic the
+// group does not declare, or a record over the producer's limit (an output,
+// or a state write that becomes a changelog record). Refused at produce
+// time it would fail the whole transaction, every partition's, on every
+// retry; refused here it is a permanent error of this one message.
+func (t *txn) checkOutputs(c *Context) error {
+	limit := t.r.o.ProducerBatchMaxBytes
+	for _, rec := range c.emits {
+		if !t.r.g.mayEmit(rec.Topic) {
+			return &UndeclaredOutputError{Topic: rec.Topic}
+		}
+		if n := recordBytes(rec); n > limit {
+			return &TooLargeError{What: fmt.Sprintf("output to %q", rec.Topic), Bytes: n, Limit: limit}
+		}
+	}
+	for _, u := range c.undo {
+		wr, ok := c.w.writes[u.key]
+		if !ok || !inChangelog([]byte(u.key)) {
+			continue
+		}
+		if n := len(u.key) + len(wr.value) + recordFraming; n > limit {
+			return &TooLargeError{What: fmt.Sprintf("state write of key %q", truncateText(u.key, 64)), Bytes: n, Limit: limit}
+		}
+	}
 	return nil
 }
 
@@ -303,9 +390,9 @@ func (t *txn) commit(begun time.Time) error {
 		}
 		if err := w.commit(); err != nil {
 			// The changelog has the transaction; the store is behind its
-			// recorded offset and catches up at the next restore.
-			r.log.Error("apply committed transaction to store", "partition", id, "err", err)
-			w.p.ready.Store(false)
+			// recorded offset and catches up by restoring again.
+			r.log.Error("apply committed transaction to store; restoring the partition from its changelog", "partition", id, "err", err)
+			r.restoreAgain(w.p)
 			continue
 		}
 		r.o.Metrics.TimersPending(id, w.p.timers)

@@ -87,11 +87,11 @@ func tableUpdate(m Message) Message {
 
 // reject dead-letters a message the processor never saw, in partition
 // work w's transaction.
-func (t *txn) reject(_ *partitionWork, m Message, reason string) {
+func (t *txn) reject(w *partitionWork, m Message, reason string) {
 	r := t.r
 	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	r.o.Metrics.DeadLettered(m.Topic, reason)
-	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now), nil)
+	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now, r.o.ProducerBatchMaxBytes), w, &m)
 }
 
 // restorable reports whether a table row read while restoring a partition

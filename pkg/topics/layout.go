@@ -18,6 +18,14 @@ const (
 	DefaultStore                   = "engine"
 )
 
+// MaxMessageBytes is every topic's max.message.bytes (Kafka's default,
+// stated so a cluster whose default is lower cannot drift under Beckon):
+// above the engine's producer limit (stream.DefaultProducerBatchMaxBytes),
+// so a batch the engine builds is never refused, dead letters included.
+// A record a producer compressed can still be accepted here at many times
+// this size uncompressed; the engine's dead letter keeps a prefix of it.
+const MaxMessageBytes = 1_048_588
+
 // Retention of the delete-policy topics.
 const (
 	eventRetention    = 7 * 24 * time.Hour
@@ -124,6 +132,7 @@ func Declare(opts Options) (Layout, error) {
 			}
 		}
 		cfg["min.insync.replicas"] = strconv.Itoa(minISR(opts.ReplicationFactor))
+		cfg["max.message.bytes"] = strconv.Itoa(MaxMessageBytes)
 		l.Specs = append(l.Specs, Spec{
 			Name:              opts.Prefix + base,
 			Base:              base,

@@ -1,8 +1,11 @@
 package topics
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
 func TestDeclare(t *testing.T) {
@@ -77,5 +80,24 @@ func TestDeclareRejectsBadNames(t *testing.T) {
 	_, err := Declare(Options{Facts: []string{"Loyalty"}})
 	if err == nil || !strings.Contains(err.Error(), `facts table name "Loyalty"`) {
 		t.Errorf("error %v does not name the field and value", err)
+	}
+}
+
+// TestRecordLimitsAreAligned: every topic accepts the largest batch the
+// engine's producer builds, so no output, changelog record or dead letter
+// the runtime checked against its limit is refused by a broker.
+func TestRecordLimitsAreAligned(t *testing.T) {
+	l, err := Declare(Options{Facts: []string{"f"}, Lookups: []string{"l"}, Channels: []string{"c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if MaxMessageBytes != stream.TopicMaxMessageBytes {
+		t.Errorf("topics declare max.message.bytes %d, the runtime expects %d", MaxMessageBytes, stream.TopicMaxMessageBytes)
+	}
+	for _, s := range l.Specs {
+		n, err := strconv.Atoi(s.Configs["max.message.bytes"])
+		if err != nil || n < stream.DefaultProducerBatchMaxBytes {
+			t.Errorf("%s: max.message.bytes %q, want at least the producer's %d", s.Base, s.Configs["max.message.bytes"], stream.DefaultProducerBatchMaxBytes)
+		}
 	}
 }

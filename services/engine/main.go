@@ -116,11 +116,25 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	return e.Run(ctx)
 }
 
-// health serves liveness and readiness: ready once the journeys are loaded
-// and every owned partition is restored.
-func health(e *engine.Engine) http.Handler {
+// probed is what the health endpoints ask: *engine.Engine.
+type probed interface {
+	Ready() bool
+	Health() error
+}
+
+// health serves liveness and readiness: live while the engine can make
+// progress (its runner runs, its loop turns, no restore keeps failing);
+// ready once the journeys are loaded and every owned partition is
+// restored.
+func health(e probed) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := e.Health(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !e.Ready() {
 			http.Error(w, "restoring", http.StatusServiceUnavailable)

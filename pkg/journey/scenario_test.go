@@ -64,8 +64,8 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // a Monday
 func newScenario(t *testing.T, defs ...string) *scenario {
 	t.Helper()
 	s := &scenario{
-		t:   t,
-		cat: &testCatalog{versions: map[string]*Journey{}, states: map[string]records.JourneyState{}},
+		t:      t,
+		cat:    &testCatalog{versions: map[string]*Journey{}, states: map[string]records.JourneyState{}},
 		u:      &User{ID: "u1"},
 		now:    t0,
 		timers: map[string]time.Time{},

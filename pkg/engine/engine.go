@@ -85,7 +85,7 @@ func New(cfg Config) (*Engine, error) {
 		stream.Table(t.profiles, false),
 		stream.Changelog(t.changelog),
 		stream.DeadLetter(t.dlq),
-		stream.Process(e.process),
+		stream.Process(func(c *stream.Context, m stream.Message) error { return e.handle(c, m) }),
 	}
 	for _, name := range sortedNames(t.facts) {
 		edges = append(edges, stream.Table(t.facts[name], false))
@@ -191,4 +191,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-var _ journey.Catalog = (*Catalog)(nil)
+var (
+	_ journey.Catalog = (*Catalog)(nil)
+	_ journey.Catalog = (*CatalogSnapshot)(nil)
+)

@@ -12,7 +12,7 @@ import (
 // All of them except ErrRegistry are permanent: the same bytes will fail the
 // same way again, so a consumer should dead-letter the record. ErrRegistry is
 // transient (the registry could not be reached or answered an unexpected
-// error) and worth a retry.
+// error) and worth a retry. IsTransient tells the two classes apart.
 var (
 	ErrTruncated          = errors.New("codec: truncated input")
 	ErrBadMagic           = errors.New("codec: wrong magic byte")
@@ -23,6 +23,19 @@ var (
 	ErrInvalidField       = errors.New("codec: invalid field")
 	ErrRegistry           = errors.New("codec: schema registry error")
 )
+
+// IsTransient reports whether err, an error of any Codec method (wrapped or
+// not), is transient: the schema registry did not answer (unreachable, a
+// timeout, a cancelled context) or answered with an error that says
+// nothing about the record (a server error, an authorization failure).
+// The same record may encode or decode when tried again, so a consumer
+// retries it and must not dead-letter it, nor treat the row it was
+// reading as absent. Every other codec error is permanent: the bytes
+// themselves are bad (garbage, truncated, an unknown fingerprint, a schema
+// ID the registry says it does not have, a malformed body), they will fail
+// the same way on every try, and the record belongs in the dead-letter
+// topic. A nil or non-codec error is not transient.
+func IsTransient(err error) bool { return errors.Is(err, ErrRegistry) }
 
 // TruncatedError reports input that ends before what it announces: shorter
 // than its framing header, or a body whose last item runs past the end.

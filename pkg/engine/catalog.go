@@ -27,17 +27,22 @@ import (
 // rewrite that version's record with the new state. A live version that
 // does not compile against the configured channels makes the journey
 // has-errors: no entries and no sends until a valid version is published.
+//
+// A record is processed against one CatalogSnapshot (Snapshot), never the
+// catalog itself: a publish that lands while a record is applied shows in
+// the next record, never half-way through this one.
 type Catalog struct {
 	channels []string
 	log      *slog.Logger
 
 	mu       sync.RWMutex
 	versions map[string]map[int32]*version
-	current  []*journey.Journey // live or paused, sorted by ID
+	snap     atomic.Pointer[CatalogSnapshot] // rebuilt on every Put
 	ready    atomic.Bool
 }
 
-// version is one record of the journeys topic.
+// version is one record of the journeys topic. It is not changed once
+// made: a new record of the same version replaces it.
 type version struct {
 	rec      records.JourneyDefinition
 	compiled *journey.Journey
@@ -47,50 +52,56 @@ type version struct {
 // NewCatalog returns an empty catalog that validates definitions against
 // channels.
 func NewCatalog(channels []string, log *slog.Logger) *Catalog {
-	return &Catalog{channels: channels, log: log, versions: map[string]map[int32]*version{}}
+	c := &Catalog{channels: channels, log: log, versions: map[string]map[int32]*version{}}
+	c.snap.Store(&CatalogSnapshot{})
+	return c
+}
+
+// Snapshot returns the catalog as it is now, unchanged by later Puts.
+func (c *Catalog) Snapshot() *CatalogSnapshot { return c.snap.Load() }
+
+// Current returns the current version of every live or paused journey,
+// by ID.
+func (c *Catalog) Current() []*journey.Journey { return c.Snapshot().Current() }
+
+// Version returns a compiled version, nil if unknown or invalid.
+func (c *Catalog) Version(id string, v int32) *journey.Journey { return c.Snapshot().Version(id, v) }
+
+// State returns the journey's lifecycle state.
+func (c *Catalog) State(id string) records.JourneyState { return c.Snapshot().State(id) }
+
+// Errors returns why the journey's current version is invalid, or nil.
+func (c *Catalog) Errors(id string) error { return c.Snapshot().Errors(id) }
+
+// CatalogSnapshot is the catalog as of one moment, immutable: what one
+// record's journey semantics read, so that every question they ask of it
+// (which journeys are current, a pinned version, a journey's state) has
+// the answer of the same moment.
+type CatalogSnapshot struct {
+	versions map[string]map[int32]*journey.Journey // compiled versions only
+	current  []*journey.Journey                    // live or paused, sorted by ID
+	states   map[string]records.JourneyState       // of every journey with a non-draft version
+	errs     map[string]error                      // why a current version is invalid
 }
 
 // Current returns the current version of every live or paused journey,
 // by ID.
-func (c *Catalog) Current() []*journey.Journey {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.current
-}
+func (s *CatalogSnapshot) Current() []*journey.Journey { return s.current }
 
 // Version returns a compiled version, nil if unknown or invalid.
-func (c *Catalog) Version(id string, v int32) *journey.Journey {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if x := c.versions[id][v]; x != nil {
-		return x.compiled
-	}
-	return nil
-}
+func (s *CatalogSnapshot) Version(id string, v int32) *journey.Journey { return s.versions[id][v] }
 
-// State returns the journey's lifecycle state.
-func (c *Catalog) State(id string) records.JourneyState {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	cur := c.currentVersion(id)
-	switch {
-	case cur == nil:
-		return records.JourneyArchived // deleted or never published
-	case cur.rec.State == records.JourneyLive && cur.err != nil:
-		return records.JourneyHasErrors
+// State returns the journey's lifecycle state: archived when it was
+// deleted or never published.
+func (s *CatalogSnapshot) State(id string) records.JourneyState {
+	if st, ok := s.states[id]; ok {
+		return st
 	}
-	return cur.rec.State
+	return records.JourneyArchived
 }
 
 // Errors returns why the journey's current version is invalid, or nil.
-func (c *Catalog) Errors(id string) error {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if cur := c.currentVersion(id); cur != nil {
-		return cur.err
-	}
-	return nil
-}
+func (s *CatalogSnapshot) Errors(id string) error { return s.errs[id] }
 
 // currentVersion is the journey's highest non-draft version.
 func (c *Catalog) currentVersion(id string) *version {
@@ -135,17 +146,39 @@ func (c *Catalog) Put(key string, rec *records.JourneyDefinition) {
 	c.rebuild()
 }
 
-// rebuild recomputes the current list; c.mu is held.
+// rebuild makes the snapshot of the versions as they are now; c.mu is
+// held.
 func (c *Catalog) rebuild() {
-	var list []*journey.Journey
-	for id := range c.versions {
+	s := &CatalogSnapshot{
+		versions: make(map[string]map[int32]*journey.Journey, len(c.versions)),
+		states:   map[string]records.JourneyState{},
+		errs:     map[string]error{},
+	}
+	for id, vs := range c.versions {
+		compiled := make(map[int32]*journey.Journey, len(vs))
+		for n, v := range vs {
+			if v.compiled != nil {
+				compiled[n] = v.compiled
+			}
+		}
+		s.versions[id] = compiled
 		cur := c.currentVersion(id)
-		if cur != nil && cur.compiled != nil && (cur.rec.State == records.JourneyLive || cur.rec.State == records.JourneyPaused) {
-			list = append(list, cur.compiled)
+		if cur == nil {
+			continue
+		}
+		s.states[id] = cur.rec.State
+		if cur.err != nil {
+			s.errs[id] = cur.err
+			if cur.rec.State == records.JourneyLive {
+				s.states[id] = records.JourneyHasErrors
+			}
+		}
+		if cur.compiled != nil && (cur.rec.State == records.JourneyLive || cur.rec.State == records.JourneyPaused) {
+			s.current = append(s.current, cur.compiled)
 		}
 	}
-	slices.SortFunc(list, func(a, b *journey.Journey) int { return cmp.Compare(a.Def.ID, b.Def.ID) })
-	c.current = list
+	slices.SortFunc(s.current, func(a, b *journey.Journey) int { return cmp.Compare(a.Def.ID, b.Def.ID) })
+	c.snap.Store(s)
 }
 
 // Ready reports whether the catalog has read the topic up to where it

@@ -86,7 +86,7 @@ func New(cfg Config) (*Engine, error) {
 		stream.Validate(t.profiles, e.validateProfile),
 		stream.Changelog(t.changelog),
 		stream.DeadLetter(t.dlq),
-		stream.Process(e.process),
+		stream.Process(func(c *stream.Context, m stream.Message) error { return e.handle(c, m) }),
 		// Users are the keys: a record placed by another partitioner than
 		// Kafka's default would split a user's state across partitions.
 		stream.CheckPartitioning(),
@@ -221,4 +221,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-var _ journey.Catalog = (*Catalog)(nil)
+var (
+	_ journey.Catalog = (*Catalog)(nil)
+	_ journey.Catalog = (*CatalogSnapshot)(nil)
+)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
@@ -27,10 +28,58 @@ func splitTimerKey(k []byte) (user, instance string, ok bool) {
 	return string(k[:i]), string(k[i+1:]), true
 }
 
-// process is the engine's stream processor: decode the input, load the
-// user's journey state, apply the journey semantics, store the new state,
-// re-arm the instances' timers, and emit the effects.
-func (e *Engine) process(c *stream.Context, m stream.Message) error {
+// partition is what the engine reads and writes of the partition a
+// message belongs to: the runtime's *stream.Context, behind an interface
+// so that a test can make a store read fail.
+type partition interface {
+	Now() time.Time
+	Partition() int32
+	Get(key []byte) ([]byte, bool, error)
+	Set(key, value []byte)
+	Delete(key []byte)
+	Lookup(table string, key []byte) ([]byte, bool, error)
+	Schedule(key []byte, due time.Time, payload []byte) error
+	Cancel(key []byte) error
+	Emit(topic string, key, value []byte, headers ...stream.Header)
+}
+
+var _ partition = (*stream.Context)(nil)
+
+// handle is the engine's stream processor: process the message, then
+// classify its failure, once, here (see classify).
+func (e *Engine) handle(c partition, m stream.Message) error {
+	return e.classify(m, e.process(c, m))
+}
+
+// classify gives a message's failure its class. Transient (a store read
+// or the schema registry that did not answer, marked stream.Retryable
+// where it happened or a codec.IsTransient error): the runtime aborts the
+// transaction and retries it after its backoff, so the message is applied
+// later to the same state, once the fault clears; it is logged here with
+// its cause. Everything else is permanent (bytes that cannot be decoded,
+// an input the engine cannot place): the runtime dead-letters the message
+// with the error as its reason and goes on. What goes wrong with one
+// journey instance (an expression over its limits, a payload too large)
+// is not a failure of the message: the semantics record it as an error
+// activity of that instance.
+func (e *Engine) classify(m stream.Message, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !stream.IsRetryable(err) {
+		if !codec.IsTransient(err) {
+			return err
+		}
+		err = stream.Retryable(err)
+	}
+	e.log.Warn("transient failure: the transaction will be retried", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+	return err
+}
+
+// process decodes the input, loads the user's journey state, applies the
+// journey semantics to a snapshot of what they read, stores the new
+// state, and carries out the effects (timers and records).
+func (e *Engine) process(c partition, m stream.Message) error {
 	ctx := context.Background()
 	var in journey.Input
 	var user string
@@ -67,25 +116,30 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 	default:
 		return fmt.Errorf("message from unexpected topic %q", m.Topic)
 	}
+	return e.apply(c, user, in)
+}
 
+// apply runs the journey semantics on one input of user and carries out
+// their effects.
+func (e *Engine) apply(c partition, user string, in journey.Input) error {
 	u, stored, err := e.loadUser(c, user)
 	if err != nil {
 		return err
 	}
-	if in.Wake != "" {
-		// The runtime removed the fired timer.
-		for _, inst := range u.Instances {
-			if inst.ID == in.Wake {
-				inst.TimerAt = time.Time{}
-			}
-		}
-	}
-	env, err := e.env(c, user)
+	snap, err := e.snapshot(c, user)
 	if err != nil {
 		return err
 	}
 	// Stored times have millisecond resolution, like the timers.
-	fx := journey.Apply(u, in, env, c.Now().Truncate(time.Millisecond))
+	fx, err := journey.Apply(u, in, snap, c.Now().Truncate(time.Millisecond))
+	if err != nil {
+		// Only a port that could not read fails Apply: the input is
+		// retried on the stored state (u is discarded).
+		return stream.Retryable(fmt.Errorf("apply user %q: %w", user, err))
+	}
+	if err := e.timers(c, user, fx.Timers); err != nil {
+		return err
+	}
 	if err := e.storeUser(c, u, stored); err != nil {
 		return err
 	}
@@ -94,11 +148,11 @@ func (e *Engine) process(c *stream.Context, m stream.Message) error {
 
 // loadUser reads the user's journey state; stored is its encoding as
 // read (nil for a new user).
-func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, []byte, error) {
+func (e *Engine) loadUser(c partition, user string) (*journey.User, []byte, error) {
 	u := &journey.User{ID: user}
 	v, ok, err := c.Get([]byte(user))
 	if err != nil {
-		return nil, nil, stream.Retryable(err)
+		return nil, nil, stream.Retryable(fmt.Errorf("read journey state of user %q: %w", user, err))
 	}
 	if ok {
 		if err := u.UnmarshalBinary(v); err != nil {
@@ -108,23 +162,26 @@ func (e *Engine) loadUser(c *stream.Context, user string) (*journey.User, []byte
 	return u, v, nil
 }
 
-// storeUser arms the instances' timers and writes the state back if it
-// changed. Timers are armed lazily: only when an instance has none, or its
-// wake-up moved earlier than the armed one. A later wake-up (a hold reset
-// on every cart change) keeps the armed timer, which fires early, finds
-// the instance not due and is re-armed then: one timer write per wait
-// instead of three changelog writes per reset. Timers of ended instances
-// are left to fire and find nothing.
-func (e *Engine) storeUser(c *stream.Context, u *journey.User, stored []byte) error {
-	for _, inst := range u.Instances {
-		if inst.WakeAt.IsZero() || (!inst.TimerAt.IsZero() && !inst.TimerAt.After(inst.WakeAt)) {
-			continue
+// timers carries out the semantics' timer intents: the instance's wake-up
+// armed (replacing an earlier one) or cancelled.
+func (e *Engine) timers(c partition, user string, ts []journey.Timer) error {
+	for _, t := range ts {
+		k := timerKey(user, t.Instance)
+		var err error
+		if t.At.IsZero() {
+			err = c.Cancel(k)
+		} else {
+			err = c.Schedule(k, t.At, nil)
 		}
-		if err := c.Schedule(timerKey(u.ID, inst.ID), inst.WakeAt, nil); err != nil {
-			return stream.Retryable(err)
+		if err != nil {
+			return stream.Retryable(fmt.Errorf("timer of instance %s: %w", t.Instance, err))
 		}
-		inst.TimerAt = inst.WakeAt
 	}
+	return nil
+}
+
+// storeUser writes the state back if it changed.
+func (e *Engine) storeUser(c partition, u *journey.User, stored []byte) error {
 	if len(u.Instances) == 0 && len(u.Entries) == 0 && len(u.Sends) == 0 && len(u.Unsubscribed) == 0 && u.Rate.Count < rateKeptFrom {
 		// Nothing worth keeping for a user no journey has seen: most
 		// events are of such users, and they cost no state write.
@@ -148,71 +205,93 @@ func (e *Engine) storeUser(c *stream.Context, u *journey.User, stored []byte) er
 // event-rate guard still sees a flood from such a user.
 const rateKeptFrom = 10
 
-// env gathers what the journey semantics read about the user.
-func (e *Engine) env(c *stream.Context, user string) (*journey.Env, error) {
+// snapshot gathers what the journey semantics read about the user, as of
+// this message: the journey catalog's snapshot, the profile, the facts,
+// and a port to the lookup tables. A read that fails is transient and
+// fails the message (to be retried), never taken for an absent row. A row
+// that is there but cannot be decoded is bad data of that row (the table's
+// validator dead-letters such rows on arrival): it counts as absent, and
+// the log says why.
+func (e *Engine) snapshot(c partition, user string) (*journey.Snapshot, error) {
 	ctx := context.Background()
-	env := &journey.Env{Catalog: e.catalog, MaxPayloadBytes: e.cfg.MaxPayloadBytes}
-	env.Lookup = func(table, key string) (map[string]any, bool, error) {
-		topic, ok := e.topics.lookups[table]
-		if !ok {
-			return nil, false, fmt.Errorf("no lookup table %q (configure it: --lookups)", table)
-		}
-		v, ok, err := c.Lookup(topic, []byte(key))
-		if err != nil || !ok {
-			return nil, false, err
-		}
-		var rec records.LookupRecord
-		if err := e.codec.Decode(ctx, v, &rec); err != nil {
-			// An undecodable row is as good as a missing one: the
-			// journey's missing-data policy applies, and the log says why.
-			e.log.Warn("undecodable lookup row", "table", table, "key", key, "err", err)
-			return nil, false, nil
-		}
-		row, err := rec.Attributes.Map()
-		if err != nil {
-			e.log.Warn("lookup row attributes are not a JSON object", "table", table, "key", key, "err", err)
-			return nil, false, nil
-		}
-		row["id"] = rec.ID
-		return row, true, nil
-	}
+	snap := &journey.Snapshot{Catalog: e.catalog.Snapshot(), MaxPayloadBytes: e.cfg.MaxPayloadBytes, Lookup: e.lookupPort(c)}
 	v, ok, err := c.Lookup(e.topics.profiles, []byte(user))
 	if err != nil {
-		return nil, stream.Retryable(err)
+		return nil, stream.Retryable(fmt.Errorf("read profile of user %q: %w", user, err))
 	}
 	if ok {
 		p, loc, err := e.profiles.get(ctx, e.codec, user, v, e.location)
-		if err != nil {
-			// A bad profile record must not block the user's journeys:
-			// they run as without a profile (sends are skipped and say
-			// so).
-			e.log.Warn("undecodable profile", "user", user, "err", err)
-		} else {
-			env.Profile, env.Location = p, loc
+		switch {
+		case codec.IsTransient(err):
+			return nil, fmt.Errorf("decode profile of user %q: %w", user, err)
+		case err != nil:
+			// Sends are skipped and say so (no_profile).
+			e.log.Warn("undecodable profile: the user's journeys run without it", "user", user, "err", err)
+		default:
+			snap.Profile, snap.Location = p, loc
 		}
 	}
 	for name, topic := range e.topics.facts {
 		v, ok, err := c.Lookup(topic, []byte(user))
 		if err != nil {
-			return nil, stream.Retryable(err)
+			return nil, stream.Retryable(fmt.Errorf("read fact %s of user %q: %w", name, user, err))
 		}
 		if !ok {
 			continue
 		}
 		var f records.Fact
 		if err := e.codec.Decode(ctx, v, &f); err != nil {
-			e.log.Warn("undecodable fact", "user", user, "fact", name, "err", err)
+			if codec.IsTransient(err) {
+				return nil, fmt.Errorf("decode fact %s of user %q: %w", name, user, err)
+			}
+			e.log.Warn("undecodable fact: the user's journeys run without it", "user", user, "fact", name, "err", err)
 			continue
 		}
 		var x any
 		if err := json.Unmarshal(f.Value, &x); err == nil {
-			if env.Facts == nil {
-				env.Facts = map[string]any{}
+			if snap.Facts == nil {
+				snap.Facts = map[string]any{}
 			}
-			env.Facts[name] = x
+			snap.Facts[name] = x
 		}
 	}
-	return env, nil
+	return snap, nil
+}
+
+// lookupPort reads lookup rows for the semantics (journey.Snapshot.Lookup):
+// a row, found false for no row, journey.ErrNoTable for a table the
+// deployment does not configure, any other error for a read that failed.
+func (e *Engine) lookupPort(c partition) func(table, key string) (map[string]any, bool, error) {
+	return func(table, key string) (map[string]any, bool, error) {
+		topic, ok := e.topics.lookups[table]
+		if !ok {
+			return nil, false, fmt.Errorf("%w %q (configure it: --lookups)", journey.ErrNoTable, table)
+		}
+		v, ok, err := c.Lookup(topic, []byte(key))
+		if err != nil {
+			return nil, false, stream.Retryable(fmt.Errorf("read lookup row %s/%s: %w", table, key, err))
+		}
+		if !ok {
+			return nil, false, nil
+		}
+		var rec records.LookupRecord
+		if err := e.codec.Decode(context.Background(), v, &rec); err != nil {
+			if codec.IsTransient(err) {
+				return nil, false, fmt.Errorf("decode lookup row %s/%s: %w", table, key, err)
+			}
+			// Bad data in the row: the journey's missing-data policy
+			// applies.
+			e.log.Warn("undecodable lookup row: taken as missing", "table", table, "key", key, "err", err)
+			return nil, false, nil
+		}
+		row, err := rec.Attributes.Map()
+		if err != nil {
+			e.log.Warn("lookup row attributes are not a JSON object: taken as missing", "table", table, "key", key, "err", err)
+			return nil, false, nil
+		}
+		row["id"] = rec.ID
+		return row, true, nil
+	}
 }
 
 // location resolves a profile's time zone once per name; nil for an
@@ -233,7 +312,7 @@ func (e *Engine) location(name string) *time.Location {
 }
 
 // emit produces the effects in the transaction.
-func (e *Engine) emit(c *stream.Context, fx journey.Effects) error {
+func (e *Engine) emit(c partition, fx journey.Effects) error {
 	ctx := context.Background()
 	for i := range fx.Sends {
 		s := &fx.Sends[i]

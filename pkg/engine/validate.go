@@ -39,7 +39,7 @@ func checkKey(key []byte, id, what string) error {
 // retryable: the row is not invalid, the registry is out of reach.
 func (e *Engine) decodeRow(value []byte, into records.Record) error {
 	if err := e.codec.Decode(context.Background(), value, into); err != nil {
-		if errors.Is(err, codec.ErrRegistry) {
+		if codec.IsTransient(err) {
 			return stream.Retryable(err)
 		}
 		return fmt.Errorf("decode %s: %w", into.AvroName(), err)

@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -34,8 +35,15 @@ type Catalog interface {
 	State(id string) records.JourneyState
 }
 
-// Env is what Apply reads besides the user's state.
-type Env struct {
+// Snapshot is everything Apply reads besides the user's state, as of one
+// input: the journey catalog, the user's profile and facts, and a port to
+// the lookup tables. The engine builds one per input and nothing changes
+// it while Apply runs, so a journey published meanwhile never shows
+// half-way through one Apply (a paused journey listed as current, a
+// version missing from the catalog that listed it).
+type Snapshot struct {
+	// Catalog is the journeys as of this input; it must not change during
+	// Apply.
 	Catalog Catalog
 	// Profile is the user's profile; nil when the engine has none.
 	Profile *records.Profile
@@ -45,14 +53,25 @@ type Env struct {
 	// when the profile has none (the journey's policies.time_zone
 	// applies).
 	Location *time.Location
-	// Lookup reads a row of a lookup table by key (its attributes), for
-	// send steps' lookups; found false when the table has no such row.
-	// Nil: no lookup tables.
+	// Lookup is the port to the lookup tables, for send steps' lookups:
+	// the row of table with key (its attributes), found false when the
+	// table has no such row (the send's missing policy applies). An error
+	// says the row could not be read (a store or registry that did not
+	// answer): Apply stops and returns it, so the engine retries the input
+	// instead of deciding on data it could not see. ErrNoTable (wrapped)
+	// says the table is not configured: retrying cannot fix that, so it is
+	// recorded as an error of the instance. Nil: no lookup tables.
 	Lookup func(table, key string) (row map[string]any, found bool, err error)
 	// MaxPayloadBytes caps a send command's payload; a larger one is not
 	// sent (an error activity says so). Default DefaultMaxPayloadBytes.
 	MaxPayloadBytes int
 }
+
+// ErrNoTable is what a Lookup port returns (wrapped) for a table it does
+// not have: a journey that reads a table the deployment does not
+// configure. It is permanent, so Apply records it on the instance instead
+// of failing the input.
+var ErrNoTable = errors.New("no such lookup table")
 
 // DefaultMaxPayloadBytes is the default cap of a send's payload.
 const DefaultMaxPayloadBytes = 64 << 10
@@ -62,6 +81,16 @@ type Effects struct {
 	Sends      []records.SendCommand
 	Activities []records.Activity
 	Handoffs   []records.Handoff
+	// Timers are the wake-ups to arm or cancel, one at most per instance.
+	Timers []Timer
+}
+
+// Timer is an intent about an instance's wake-up: arm it to fire at At
+// (replacing one armed before), or cancel it when At is zero. When it
+// fires, the engine applies Input{Wake: Instance}.
+type Timer struct {
+	Instance string
+	At       time.Time
 }
 
 // Limits of the pure function.
@@ -97,29 +126,72 @@ const (
 // Apply moves user u's journeys on input in at time now: the running
 // instances first (exit rules, goals, state rules, the step they wait in),
 // then entries into live journeys. It changes u in place and returns the
-// effects. It is deterministic: the same user, input, environment and now
-// give the same result.
-func Apply(u *User, in Input, env *Env, now time.Time) Effects {
-	a := &applier{u: u, in: in, env: env, now: now}
+// effects, timer intents included. It is deterministic: the same user,
+// input, snapshot and now give the same result.
+//
+// An error means a port of the snapshot could not read (see
+// Snapshot.Lookup): the input was not applied, u is left half-changed and
+// must be discarded, and the input should be retried on the stored state.
+// Everything else that can go wrong with one instance (an expression over
+// its limits, a missing row, a payload too large) is an effect: an
+// activity that says so.
+func Apply(u *User, in Input, snap *Snapshot, now time.Time) (Effects, error) {
+	a := &applier{u: u, in: in, env: snap, now: now}
 	switch {
 	case in.Wake != "":
+		if inst := u.instance(in.Wake); inst != nil {
+			// The timer that fired is gone.
+			inst.TimerAt = time.Time{}
+		}
 		a.wake(in.Wake)
 	case in.Event != nil:
 		a.event(in.Event)
 	case in.Receipt != nil:
 		a.receipt(in.Receipt)
 	}
+	if a.err != nil {
+		return Effects{}, a.err
+	}
+	a.fx.Timers = timers(a.fx.Timers, a.u.Instances)
 	a.u.Instances = slices.DeleteFunc(a.u.Instances, func(i *Instance) bool { return i.Step == "" })
-	return a.fx
+	return a.fx, nil
+}
+
+// timers appends the timer intents that keep instances' wake-ups armed
+// and records them in TimerAt. Timers are armed lazily: only when an
+// instance has none, or its wake-up moved earlier than the armed one. A
+// later wake-up (a hold reset on every cart change) keeps the armed
+// timer, which fires early, finds the instance not due and is re-armed
+// then: one timer write per wait instead of three changelog writes per
+// reset. An instance that now waits for events only keeps its timer too,
+// to fire and find nothing; an ended one has its timer cancelled.
+func timers(out []Timer, instances []*Instance) []Timer {
+	for _, inst := range instances {
+		switch {
+		case inst.Step == "":
+			if !inst.TimerAt.IsZero() {
+				out = append(out, Timer{Instance: inst.ID})
+				inst.TimerAt = time.Time{}
+			}
+		case inst.WakeAt.IsZero():
+		case inst.TimerAt.IsZero() || inst.TimerAt.After(inst.WakeAt):
+			out = append(out, Timer{Instance: inst.ID, At: inst.WakeAt})
+			inst.TimerAt = inst.WakeAt
+		}
+	}
+	return out
 }
 
 // applier carries one Apply call.
 type applier struct {
 	u   *User
 	in  Input
-	env *Env
+	env *Snapshot
 	now time.Time
 	fx  Effects
+	// err is a port's failure to read: the input cannot be applied (see
+	// Apply). Once set, nothing more runs.
+	err error
 	// Views of the inputs for CEL, built once per Apply: the profile,
 	// each event, each instance's items (dropped when they change), and
 	// each journey's entry key of each event.
@@ -148,6 +220,9 @@ func (a *applier) journeyOf(inst *Instance) *Journey {
 func (a *applier) event(ev *records.Event) {
 	limited := a.rateLimited()
 	for _, inst := range slices.Clone(a.u.Instances) {
+		if a.err != nil {
+			return
+		}
 		j := a.journeyOf(inst)
 		if j == nil {
 			a.end(inst, nil, "journey version unknown")
@@ -159,6 +234,9 @@ func (a *applier) event(ev *records.Event) {
 		a.eventForInstance(j, inst, ev)
 	}
 	for _, j := range a.env.Catalog.Current() {
+		if a.err != nil {
+			return
+		}
 		if limited > j.maxEventsPerMinute() {
 			a.rateActivity(j, limited)
 			continue
@@ -272,6 +350,9 @@ func (a *applier) receipt(rc *records.Receipt) {
 	}
 	known := false
 	for _, inst := range slices.Clone(a.u.Instances) {
+		if a.err != nil {
+			return
+		}
 		j := a.journeyOf(inst)
 		if j == nil {
 			continue

@@ -31,7 +31,9 @@ func BenchmarkApplyCartEvent(b *testing.B) {
 		if err := u.UnmarshalBinary(state); err != nil {
 			b.Fatal(err)
 		}
-		Apply(&u, Input{Event: ev}, s.env, now)
+		if _, err := Apply(&u, Input{Event: ev}, s.env, now); err != nil {
+			b.Fatal(err)
+		}
 		if _, err := u.MarshalBinary(); err != nil {
 			b.Fatal(err)
 		}

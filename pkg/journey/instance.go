@@ -64,11 +64,11 @@ type Instance struct {
 	// WakeAt is when the instance wants to be woken (a delay, a hold's
 	// timeout, a held send); zero when it only waits for events.
 	WakeAt time.Time `json:"wake,omitzero"`
-	// TimerAt is when the engine's timer for the instance is armed to
-	// fire (zero: none). The engine owns it and arms lazily: a wake-up
-	// moved later (a hold's reset) keeps the earlier timer, which fires,
-	// finds the instance not yet due and is re-armed. The semantics never
-	// read it.
+	// TimerAt is when the instance's timer is armed to fire (zero:
+	// none), as Apply's timer effects left it. Timers are armed lazily: a
+	// wake-up moved later (a hold's reset) keeps the earlier timer, which
+	// fires, finds the instance not yet due and is re-armed (see
+	// Effects.Timers). Only that bookkeeping reads it.
 	TimerAt time.Time `json:"timer,omitzero"`
 	// Resets counts a hold's timer resets.
 	Resets int `json:"resets,omitempty"`

@@ -13,7 +13,8 @@ import (
 
 // A scenario drives one user through journeys in virtual time, the way the
 // engine does: events and receipts at given times, and instance wake-ups
-// whenever virtual time passes their WakeAt.
+// whenever virtual time passes a timer that Apply's timer effects armed
+// (and did not cancel), as the engine's timer index would fire them.
 
 type testCatalog struct {
 	live     []*Journey
@@ -45,10 +46,13 @@ func (c *testCatalog) State(id string) records.JourneyState {
 type scenario struct {
 	t   *testing.T
 	cat *testCatalog
-	env *Env
+	env *Snapshot
 	u   *User
 	now time.Time
 	seq int
+	// timers are the armed wake-ups by instance, as the timer effects
+	// left them.
+	timers map[string]time.Time
 	// everything emitted so far
 	sends      []records.SendCommand
 	activities []records.Activity
@@ -60,15 +64,16 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) // a Monday
 func newScenario(t *testing.T, defs ...string) *scenario {
 	t.Helper()
 	s := &scenario{
-		t:   t,
-		cat: &testCatalog{versions: map[string]*Journey{}, states: map[string]records.JourneyState{}},
-		u:   &User{ID: "u1"},
-		now: t0,
+		t:      t,
+		cat:    &testCatalog{versions: map[string]*Journey{}, states: map[string]records.JourneyState{}},
+		u:      &User{ID: "u1"},
+		now:    t0,
+		timers: map[string]time.Time{},
 	}
 	for _, d := range defs {
 		s.publish(d, 1)
 	}
-	s.env = &Env{Catalog: s.cat, Profile: &records.Profile{
+	s.env = &Snapshot{Catalog: s.cat, Profile: &records.Profile{
 		UserID:    "u1",
 		Traits:    records.JSON(`{"first_name":"Ada","tier":"gold"}`),
 		Addresses: records.Addresses{Email: "ada@example.com", Phone: "+4915112345678", WhatsApp: "+4915112345678"},
@@ -98,23 +103,24 @@ func (s *scenario) publish(yaml string, v int32) *Journey {
 	return j
 }
 
-// at moves virtual time to t, firing due wake-ups on the way, in order.
+// at moves virtual time to t, firing due timers on the way, in order.
 func (s *scenario) at(t time.Time) {
 	s.t.Helper()
 	for {
-		var next *Instance
-		for _, inst := range s.u.Instances {
-			if !inst.WakeAt.IsZero() && !inst.WakeAt.After(t) && (next == nil || inst.WakeAt.Before(next.WakeAt)) {
-				next = inst
+		next, due := "", time.Time{}
+		for id, at := range s.timers {
+			if !at.After(t) && (next == "" || at.Before(due) || at.Equal(due) && id < next) {
+				next, due = id, at
 			}
 		}
-		if next == nil {
+		if next == "" {
 			break
 		}
-		if next.WakeAt.After(s.now) {
-			s.now = next.WakeAt
+		if due.After(s.now) {
+			s.now = due
 		}
-		s.apply(Input{Wake: next.ID})
+		delete(s.timers, next) // a timer fires once
+		s.apply(Input{Wake: next})
 	}
 	if t.After(s.now) {
 		s.now = t
@@ -127,13 +133,19 @@ func (s *scenario) after(d time.Duration) { s.at(s.now.Add(d)) }
 func (s *scenario) apply(in Input) Effects {
 	s.t.Helper()
 	before, _ := json.Marshal(s.u)
-	fx := Apply(s.u, in, s.env, s.now)
+	fx, err := Apply(s.u, in, s.env, s.now)
+	if err != nil {
+		s.t.Fatalf("apply: %v", err)
+	}
 	// Determinism: the same input on the same state gives the same result.
 	var again User
 	if err := json.Unmarshal(before, &again); err != nil {
 		s.t.Fatal(err)
 	}
-	fx2 := Apply(&again, in, s.env, s.now)
+	fx2, err := Apply(&again, in, s.env, s.now)
+	if err != nil {
+		s.t.Fatalf("apply again: %v", err)
+	}
 	a, _ := json.Marshal(fx)
 	b, _ := json.Marshal(fx2)
 	if string(a) != string(b) {
@@ -142,6 +154,13 @@ func (s *scenario) apply(in Input) Effects {
 	s.sends = append(s.sends, fx.Sends...)
 	s.activities = append(s.activities, fx.Activities...)
 	s.handoffs = append(s.handoffs, fx.Handoffs...)
+	for _, tm := range fx.Timers {
+		if tm.At.IsZero() {
+			delete(s.timers, tm.Instance)
+		} else {
+			s.timers[tm.Instance] = tm.At
+		}
+	}
 	return fx
 }
 

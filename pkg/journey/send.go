@@ -2,6 +2,7 @@ package journey
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -96,6 +97,9 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 	}
 	vars := a.vars(inst, a.eventOr(inst, ev), nil, need|uses(lookupExprs(j, s)...))
 	lookups, missing, err := a.lookups(j, s, vars)
+	if a.err != nil {
+		return "", true // the input is not applied; nothing else matters
+	}
 	if err != nil {
 		a.activity(j, inst, records.ActivityError, "lookups: "+err.Error(), nil)
 		return next, false
@@ -309,9 +313,9 @@ func (a *applier) lookups(j *Journey, s *Send, vars *Vars) (map[string]any, []st
 				missing = append(missing, lk.Name+" (key: "+err.Error()+")")
 				continue
 			}
-			row, ok, err := a.env.Lookup(lk.Table, key)
+			row, ok, err := a.lookup(&lk, key)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", lk.Name, err)
+				return nil, nil, err
 			}
 			if !ok {
 				missing = append(missing, lk.Name)
@@ -335,9 +339,9 @@ func (a *applier) lookups(j *Journey, s *Send, vars *Vars) (map[string]any, []st
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s.keys: %w", lk.Name, err)
 			}
-			row, ok, err := a.env.Lookup(lk.Table, key)
+			row, ok, err := a.lookup(&lk, key)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", lk.Name, err)
+				return nil, nil, err
 			}
 			if !ok {
 				missing = append(missing, lk.Name+"["+key+"]")
@@ -348,6 +352,22 @@ func (a *applier) lookups(j *Journey, s *Send, vars *Vars) (map[string]any, []st
 		out[lk.Name] = rows
 	}
 	return out, missing, nil
+}
+
+// lookup reads one row through the snapshot's port. A table the port does
+// not have is the instance's error; any other failure to read stops the
+// whole Apply (a.err), to be retried: a row that could not be read is not
+// a missing one.
+func (a *applier) lookup(lk *Lookup, key string) (map[string]any, bool, error) {
+	row, ok, err := a.env.Lookup(lk.Table, key)
+	switch {
+	case err == nil:
+		return row, ok, nil
+	case errors.Is(err, ErrNoTable):
+		return nil, false, fmt.Errorf("%s: %w", lk.Name, err)
+	}
+	a.err = fmt.Errorf("lookup %s (table %s, key %q): %w", lk.Name, lk.Table, key, err)
+	return nil, false, a.err
 }
 
 // keyText is a lookup key as text: strings as they are, numbers in

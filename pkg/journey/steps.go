@@ -29,7 +29,7 @@ func (a *applier) run(j *Journey, inst *Instance, id string, ev *records.Event) 
 			inst.Step, inst.StepAt, inst.Resets = id, a.now, 0
 		}
 		next, wait := a.step(j, inst, st, ev)
-		if wait {
+		if wait || a.err != nil {
 			return
 		}
 		id = next

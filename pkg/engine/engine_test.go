@@ -121,6 +121,13 @@ func (h *harness) topic(base string) string {
 
 func (h *harness) start() {
 	h.t.Helper()
+	h.run()
+	h.waitReady()
+}
+
+// run starts the engine without waiting for it to be ready.
+func (h *harness) run() {
+	h.t.Helper()
 	h.done = make(chan error, 1)
 	ctx, cancel := context.WithCancel(h.ctx)
 	go func() { h.done <- h.engine.Run(ctx) }()
@@ -130,6 +137,11 @@ func (h *harness) start() {
 			h.t.Error(err)
 		}
 	})
+}
+
+// waitReady waits until the engine is ready.
+func (h *harness) waitReady() {
+	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !h.engine.Ready() {
 		if time.Now().After(deadline) {

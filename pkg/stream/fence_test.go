@@ -283,6 +283,57 @@ func TestZombieTimersFenced(t *testing.T) {
 		users, users, fired, outcome, dups, missing)
 }
 
+// TestTimerTransactionCommitsOffsets: a transaction that only fires timers
+// commits its partition's offsets in the transaction (the commit the group
+// generation fences), even for a group that never committed one: its
+// state came from a changelog (here written by hand), and the timer fires
+// with offset 0 committed, which reads as no commit; input then flows
+// from the start as before.
+func TestTimerTransactionCommitsOffsets(t *testing.T) {
+	e := newEnv(t)
+	g, err := Define(e.prefix+"fence", Input(e.events), Changelog(e.change), DeadLetter(e.dlq), Process(func(c *Context, m Message) error {
+		if m.Kind == KindTimer {
+			c.Emit(e.out, m.Key, append([]byte("fired:"), m.Key...))
+			return nil
+		}
+		c.Emit(e.out, m.Key, append([]byte("event:"), m.Key...))
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const partition = 1
+	due := time.Now().Add(-time.Minute).UnixMilli()
+	manual := kafkatest.Client(t, e.brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := manual.ProduceSync(context.Background(),
+		&kgo.Record{Topic: e.change, Partition: partition, Key: dueKey(due, []byte("t1")), Value: []byte{}},
+		&kgo.Record{Topic: e.change, Partition: partition, Key: timerKeyKey([]byte("t1")), Value: encodeOffset(due)},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.run(g, "a", t.TempDir(), nil)
+	waitReady(t, r)
+	if got := values(e.readAll(e.out, 1)); len(got) != 1 || got["fired:t1"] != 1 {
+		t.Fatalf("outputs %v, want fired:t1 once", got)
+	}
+	adm := kadm.NewClient(e.client)
+	offsets, err := adm.FetchOffsets(context.Background(), g.name)
+	if err == nil {
+		err = offsets.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := offsets.Lookup(e.events, partition)
+	if !ok || o.At != 0 {
+		t.Fatalf("committed offset of %s[%d] after a timer-only transaction: %+v (found %v), want 0", e.events, partition, o, ok)
+	}
+	e.produce(e.events, "u1", "x")
+	if got := values(e.readAll(e.out, 2)); got["event:u1"] != 1 || got["fired:t1"] != 1 {
+		t.Fatalf("outputs %v, want fired:t1 and event:u1 once each", got)
+	}
+}
+
 // outputs counts the values a read_committed consumer reads from a topic.
 type outputs struct {
 	topic    string

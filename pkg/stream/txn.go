@@ -344,26 +344,23 @@ func (t *txn) commit(begun time.Time) error {
 	if produceErr != nil {
 		try = kgo.TryAbort
 	}
-	var committed bool
-	var err error
-	if t.consumed {
-		committed, err = r.sess.End(endCtx, try)
-	} else {
-		// No input offsets (only timers fired): end on the client. The
-		// session's End holds its lock for 500ms after a commit without
-		// offsets, which capped timer-only transactions at two a second.
-		err = r.sess.Client().EndTransaction(endCtx, try)
-		committed = err == nil && try == kgo.TryCommit
-		if err != nil {
-			// An abortable failure: abort and retry the timers later;
-			// only a producer that cannot even abort is fatal.
-			if abortErr := r.sess.Client().EndTransaction(endCtx, kgo.TryAbort); abortErr == nil {
-				t.discard()
-				r.o.Metrics.Aborted(err.Error())
-				return fmt.Errorf("end timer transaction: %w", err)
-			}
-		}
+	// Fired timers are fenced by their partitions' ownership (fence.go).
+	recommit, err := r.recommitOffsets(endCtx, t.firedPartitions())
+	if err != nil {
+		t.abort(err)
+		return err
 	}
+	if !t.consumed && len(recommit) == 0 {
+		// Nothing consumed and no timer fired, so nothing produced: end
+		// the empty transaction on the client (the session's End holds
+		// its lock 500 ms after a commit without offsets).
+		if err := r.sess.Client().EndTransaction(endCtx, kgo.TryAbort); err != nil {
+			return &fatalError{fmt.Errorf("end empty transaction: %w", err)}
+		}
+		t.discard()
+		return nil
+	}
+	committed, err := r.sess.End(withRecommit(endCtx, recommit), try)
 	if err != nil {
 		t.discard()
 		r.o.Metrics.Aborted(err.Error())

@@ -20,18 +20,22 @@ import (
 // input offsets, so nothing would fence it: a member paused past its
 // session timeout could wake and commit the outputs of timers that the
 // partitions' new owner fires too. So a transaction that fires a
-// partition's timers also commits, again, that partition's committed
+// partition's timers (or writes it otherwise without input) also commits,
+// again, that partition's committed
 // input offsets: the position does not move, but the commit is checked
 // against the group like any other, by Kafka and kfake alike. It also
 // keeps the transaction on franz-go's KIP-447 path, where the session does
 // not hold its lock 500 ms after a commit without offsets.
 
-// firedPartitions returns the partitions whose timers the transaction
-// fired, in order.
-func (t *txn) firedPartitions() []int32 {
+// fencedPartitions returns, in order, the partitions the transaction
+// wrote without consuming their input: those whose timers fired, and
+// partition 0 when it dead-lettered rejected global-table rows (a
+// transaction runs for them even without input). Their outputs must be
+// fenced by their ownership like those of consumed records.
+func (t *txn) fencedPartitions() []int32 {
 	var out []int32
 	for id, w := range t.works {
-		if w.fired {
+		if w.fired || len(w.writes) > 0 {
 			out = append(out, id)
 		}
 	}

@@ -207,7 +207,7 @@ func TestZombieTimersFenced(t *testing.T) {
 
 	// A alone owns every partition and schedules every user's timer.
 	a := start("a", true)
-	waitFor(t, "instance a restores all partitions", 60*time.Second, func() bool {
+	waitWithin(t, "instance a restores all partitions", 60*time.Second, func() bool {
 		return countLines(logs["a"], `msg="partition restored"`) >= partitions
 	})
 	// The timers come due a little after the events are processed, each
@@ -222,10 +222,10 @@ func TestZombieTimersFenced(t *testing.T) {
 	if err := producer.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every timer scheduled", 30*time.Second, func() bool { return out.distinct("scheduled ") == users })
+	waitWithin(t, "every timer scheduled", 30*time.Second, func() bool { return out.distinct("scheduled ") == users })
 
 	// A stops itself when the first timer is due, before firing it.
-	waitFor(t, "instance a paused", 30*time.Second, func() bool { return stopped(a.Process.Pid) })
+	waitWithin(t, "instance a paused", 30*time.Second, func() bool { return stopped(a.Process.Pid) })
 	pausing := lineWith(readLog(logs["a"]), `msg=pausing`)
 	if !strings.Contains(pausing, fmt.Sprintf("timers=%d ", users)) {
 		t.Fatalf("instance a paused holding other than all %d timers: %s", users, pausing)
@@ -235,10 +235,10 @@ func TestZombieTimersFenced(t *testing.T) {
 	// fires the timers.
 	start("b", false)
 	adm := kadm.NewClient(kafkatest.Client(t, brokers))
-	waitFor(t, "the group gives every partition to instance b", 45*time.Second, func() bool {
+	waitWithin(t, "the group gives every partition to instance b", 45*time.Second, func() bool {
 		return onlyOwner(adm, group, prefix+"events", "b", partitions)
 	})
-	waitFor(t, "instance b fires every timer", 30*time.Second, func() bool { return out.distinct("timer ") == users })
+	waitWithin(t, "instance b fires every timer", 30*time.Second, func() bool { return out.distinct("timer ") == users })
 	if !stopped(a.Process.Pid) {
 		t.Fatal("instance a ran before the test resumed it")
 	}
@@ -248,7 +248,7 @@ func TestZombieTimersFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	var outcome string
-	waitFor(t, "the transaction of instance a after its pause ends", 30*time.Second, func() bool {
+	waitWithin(t, "the transaction of instance a after its pause ends", 30*time.Second, func() bool {
 		outcome = lineWith(afterLine(logs["a"], `msg=resumed`), `msg="transaction `)
 		return outcome != ""
 	})
@@ -404,7 +404,7 @@ func (o *outputs) drain(t *testing.T, cl *kgo.Client, partitions int32) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the output watcher reads a sentinel on every partition", 30*time.Second, func() bool {
+	waitWithin(t, "the output watcher reads a sentinel on every partition", 30*time.Second, func() bool {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		for v := range want {
@@ -416,8 +416,8 @@ func (o *outputs) drain(t *testing.T, cl *kgo.Client, partitions int32) {
 	})
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// waitWithin polls cond until it holds, failing the test after timeout.
+func waitWithin(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

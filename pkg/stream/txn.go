@@ -344,14 +344,15 @@ func (t *txn) commit(begun time.Time) error {
 	if produceErr != nil {
 		try = kgo.TryAbort
 	}
-	// Fired timers are fenced by their partitions' ownership (fence.go).
-	recommit, err := r.recommitOffsets(endCtx, t.firedPartitions())
+	// Fired timers (and any other write made without input) are fenced
+	// by their partitions' ownership (fence.go).
+	recommit, err := r.recommitOffsets(endCtx, t.fencedPartitions())
 	if err != nil {
 		t.abort(err)
 		return err
 	}
 	if !t.consumed && len(recommit) == 0 {
-		// Nothing consumed and no timer fired, so nothing produced: end
+		// Nothing consumed and nothing written, so nothing produced: end
 		// the empty transaction on the client (the session's End holds
 		// its lock 500 ms after a commit without offsets).
 		if err := r.sess.Client().EndTransaction(endCtx, kgo.TryAbort); err != nil {

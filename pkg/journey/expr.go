@@ -48,6 +48,12 @@ var spent = func() context.Context {
 // parsing and checking stay cheap.
 const maxExprSize = 10_000
 
+// maxExprDepth bounds the depth of an expression's syntax tree (nested
+// parentheses, literals and calls, and chains: a + b + c is two deep):
+// evaluation recurses as deep, and parsing takes time that grows fast
+// with it.
+const maxExprDepth = 64
+
 // The CEL variables. Validate limits which ones an expression may use by
 // where it runs (the trigger has no state yet).
 const (
@@ -82,6 +88,7 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 		// heterogeneous anyway.
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(maxExprSize),
+		cel.ParserRecursionLimit(maxExprDepth),
 	)
 })
 
@@ -400,7 +407,7 @@ func goValue(v ref.Val, b *budget) (any, error) {
 		out := map[string]any{}
 		for it := x.Iterator(); it.HasNext() == types.True; {
 			k := it.Next()
-			if err := b.take(2*elemBytes, elemWork, "the result"); err != nil {
+			if err := b.take(2*elemBytes, elemWork/8, "the result"); err != nil {
 				return nil, limitErr{err}
 			}
 			val, err := goValue(x.Get(k), b)
@@ -421,7 +428,7 @@ func goValue(v ref.Val, b *budget) (any, error) {
 	case traits.Lister:
 		var out []any
 		for it := x.Iterator(); it.HasNext() == types.True; {
-			if err := b.take(elemBytes, elemWork, "the result"); err != nil {
+			if err := b.take(elemBytes, elemWork/8, "the result"); err != nil {
 				return nil, limitErr{err}
 			}
 			val, err := goValue(it.Next(), b)

@@ -51,8 +51,13 @@ const (
 	// elemBytes is charged per list element or map entry produced or
 	// visited: an interface slot and a boxed scalar.
 	elemBytes = 32
-	// elemWork is the work of visiting one element.
-	elemWork = 64
+	// visitBytes is charged per element a walk over a value visits: CEL
+	// wraps every nested list and map it reaches (about a hundred
+	// bytes), and the guard's walk does so too.
+	visitBytes = 4 * elemBytes
+	// elemWork is the work of visiting one element: wrapping and
+	// comparing it takes about as long as scanning 512 bytes.
+	elemWork = 512
 	// tzBytes and tzWork are charged per time zone a get* function loads
 	// (time.LoadLocation reads and parses the zone every call: about 10
 	// to 40 KB and 100 µs).
@@ -504,16 +509,16 @@ func (b *budget) visit(v ref.Val, fn string, strBytes, scalarBytes int64) int64 
 		case traits.Mapper:
 			for it := x.Iterator(); it.HasNext() == types.True; {
 				k := it.Next()
-				b.must(2*elemBytes, elemWork, fn)
-				spent += 2 * elemBytes
+				b.must(2*visitBytes, elemWork, fn)
+				spent += 2 * visitBytes
 				walk(k)
 				walk(x.Get(k))
 			}
 		case traits.Lister:
 			n := listLen(x)
 			for i := int64(0); i < n; i++ {
-				b.must(elemBytes, elemWork, fn)
-				spent += elemBytes
+				b.must(visitBytes, elemWork, fn)
+				spent += visitBytes
 				walk(x.Get(types.Int(i)))
 			}
 		default:
@@ -572,7 +577,7 @@ func guardIn(b *budget, fn string, v []ref.Val) {
 	} else if k := strLen(v[0]); k > 0 {
 		each += k
 	}
-	b.must(n*elemBytes, mul(n, each), fn)
+	b.must(n*visitBytes, mul(n, each), fn)
 }
 
 // guardSize: the size of a string counts its code points.

@@ -106,7 +106,7 @@ func (g *exprGen) expr(depth int) string {
 }
 
 // FuzzExprLimits evaluates adversarial expressions (the fuzzer's own
-// source, or one generated from its bytes by exprGen) over adversarial
+// source if it compiles, else one exprGen builds from its bytes) over adversarial
 // inputs, and holds every evaluation to the limits: it succeeds or fails
 // with an ordinary or limit error (never a panic), allocates at most
 // MaxExprMemory and ends in bounded time. The seeds, which go test runs
@@ -125,12 +125,14 @@ func FuzzExprLimits(f *testing.F) {
 	f.Add([]byte{202, 41, 0, 77, 58, 240, 3, 0, 0, 0}, "", uint8(3))
 	f.Add([]byte{211, 70, 100, 244, 10, 0, 0, 170, 1, 0, 0}, "", uint8(1))
 	f.Fuzz(func(t *testing.T, gen []byte, src string, input uint8) {
-		if src == "" {
-			src = (&exprGen{b: gen}).expr(0)
-		}
 		e, err := CompileExpr(src)
 		if err != nil {
-			return // rejected before any input: nothing to evaluate
+			// Most mutations of a source do not compile: let them steer
+			// the grammar instead.
+			src = (&exprGen{b: append(gen, src...)}).expr(0)
+			if e, err = CompileExpr(src); err != nil {
+				return // rejected before any input: nothing to evaluate
+			}
 		}
 		_, err, alloc, took := measure(e, bigInputs()[int(input)%4])
 		checkBounded(t, src, err, alloc, took)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -47,6 +48,12 @@ var spent = func() context.Context {
 // parsing and checking stay cheap.
 const maxExprSize = 10_000
 
+// maxExprDepth bounds the depth of an expression's syntax tree (nested
+// parentheses, literals and calls, and chains: a + b + c is two deep):
+// evaluation recurses as deep, and parsing takes time that grows fast
+// with it.
+const maxExprDepth = 64
+
 // The CEL variables. Validate limits which ones an expression may use by
 // where it runs (the trigger has no state yet).
 const (
@@ -81,7 +88,17 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 		// heterogeneous anyway.
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(maxExprSize),
+		cel.ParserRecursionLimit(maxExprDepth),
 	)
+})
+
+// celGuard is the guard's dispatcher, built once from celEnv.
+var celGuard = sync.OnceValues(func() (interpreter.Dispatcher, error) {
+	env, err := celEnv()
+	if err != nil {
+		return nil, err
+	}
+	return guardDispatcher(env)
 })
 
 // Expr is a compiled CEL expression. It is safe for concurrent use.
@@ -150,7 +167,13 @@ func CompileExpr(src string) (*Expr, error) {
 	if iss.Err() != nil {
 		return nil, celError(iss)
 	}
+	disp, err := celGuard()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
 	prg, err := env.Program(ast,
+		// First among the decorators: see guard.go.
+		cel.CustomDecoratorV2(guardDecorator(disp)),
 		cel.CostLimit(CostLimit),
 		cel.InterruptCheckFrequency(MaxIterations),
 		cel.EvalOptions(cel.OptOptimize),
@@ -210,8 +233,9 @@ type Vars struct {
 
 // Eval evaluates the expression and returns its value as plain Go: nil,
 // bool, int64, uint64, float64, string, []byte, time.Time, time.Duration,
-// []any or map[string]any. A missing key, a type mismatch, exceeding
-// CostLimit or MaxIterations is an error.
+// []any or map[string]any. A missing key, a type mismatch is an error;
+// exceeding CostLimit, MaxIterations, MaxExprBytes or MaxExprWork is an
+// error that is ErrExprLimit (errors.Is).
 func (e *Expr) Eval(v *Vars) (any, error) {
 	if v == nil {
 		v = &Vars{}
@@ -222,8 +246,9 @@ func (e *Expr) Eval(v *Vars) (any, error) {
 	return e.eval(v)
 }
 
-// eval evaluates with CEL.
+// eval evaluates with CEL, with a fresh budget (see guard.go).
 func (e *Expr) eval(v *Vars) (any, error) {
+	b := newBudget()
 	out, _, err := e.prg.ContextEval(spent, map[string]any{
 		varEvent:   orEmpty(v.Event),
 		varProfile: orEmpty(v.Profile),
@@ -232,22 +257,44 @@ func (e *Expr) eval(v *Vars) (any, error) {
 		varReceipt: orEmpty(v.Receipt),
 		varLookups: orEmpty(v.Lookups),
 		varNow:     v.Now,
+		budgetVar:  b,
 	})
 	var cancelled interpreter.EvalCancelledError
 	switch {
 	case err == nil:
 	case errors.Is(err, interpreter.InterruptError{}):
-		return nil, fmt.Errorf("evaluate %q: more than %d iterations", e.src, MaxIterations)
+		return nil, &LimitError{Expr: e.src, Reason: fmt.Sprintf("more than %d iterations", MaxIterations)}
 	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
-		return nil, fmt.Errorf("evaluate %q: cost limit of %d exceeded", e.src, CostLimit)
+		return nil, &LimitError{Expr: e.src, Reason: fmt.Sprintf("cost limit of %d exceeded", CostLimit)}
+	case errors.As(err, &cancelled) && cancelled.Cause == limitCause:
+		return nil, &LimitError{Expr: e.src, Reason: cancelled.Message}
 	default:
-		return nil, fmt.Errorf("evaluate %q: %w", e.src, err)
+		return nil, fmt.Errorf("evaluate %q: %s", e.src, clip(err.Error()))
 	}
-	g, err := goValue(out)
+	g, err := goValue(out, b)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", e.src, err)
+		if errors.Is(err, ErrExprLimit) {
+			return nil, &LimitError{Expr: e.src, Reason: err.Error()}
+		}
+		return nil, fmt.Errorf("evaluate %q: %s", e.src, clip(err.Error()))
 	}
 	return g, nil
+}
+
+// maxErrorText bounds the text of an evaluation error: CEL's messages can
+// quote a value (int() of a 5 MB string quotes the string), and the text
+// travels in an activity record.
+const maxErrorText = 1000
+
+func clip(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -327,8 +374,11 @@ func (e *Expr) Time(v *Vars) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("evaluate %q: got %s, want a timestamp, an RFC 3339 string or Unix seconds", e.src, describe(out))
 }
 
-// goValue converts a CEL value to plain Go.
-func goValue(v ref.Val) (any, error) {
+// goValue converts a CEL value to plain Go, charging b for the lists and
+// maps it builds and the CEL values it unwraps on the way (a lazily
+// concatenated list is only built here; an input map returned 5,000
+// times by map() is copied 5,000 times).
+func goValue(v ref.Val, b *budget) (any, error) {
 	switch x := v.(type) {
 	case types.Null:
 		return nil, nil
@@ -352,18 +402,21 @@ func goValue(v ref.Val) (any, error) {
 		if !x.HasValue() {
 			return nil, nil
 		}
-		return goValue(x.GetValue())
+		return goValue(x.GetValue(), b)
 	case *types.Err:
 		return nil, x
 	case traits.Mapper:
 		out := map[string]any{}
 		for it := x.Iterator(); it.HasNext() == types.True; {
 			k := it.Next()
-			val, err := goValue(x.Get(k))
+			if err := b.take(2*visitBytes, elemWork/8, "the result"); err != nil {
+				return nil, limitErr{err}
+			}
+			val, err := goValue(x.Get(k), b)
 			if err != nil {
 				return nil, err
 			}
-			key, err := goValue(k)
+			key, err := goValue(k, b)
 			if err != nil {
 				return nil, err
 			}
@@ -377,7 +430,10 @@ func goValue(v ref.Val) (any, error) {
 	case traits.Lister:
 		var out []any
 		for it := x.Iterator(); it.HasNext() == types.True; {
-			val, err := goValue(it.Next())
+			if err := b.take(visitBytes, elemWork/8, "the result"); err != nil {
+				return nil, limitErr{err}
+			}
+			val, err := goValue(it.Next(), b)
 			if err != nil {
 				return nil, err
 			}
@@ -390,6 +446,11 @@ func goValue(v ref.Val) (any, error) {
 	}
 	return nil, fmt.Errorf("a %s has no plain Go value", v.Type())
 }
+
+// limitErr is a budget error that is ErrExprLimit.
+type limitErr struct{ error }
+
+func (limitErr) Is(target error) bool { return target == ErrExprLimit }
 
 // describe names a plain Go value's kind for an error message.
 func describe(v any) string {

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/beckon-dev/beckon/pkg/stream/bench"
+	"github.com/beckon-dev/beckon/bench"
 )
 
 // benchRun holds the clients and results of one streambench run.

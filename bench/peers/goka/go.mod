@@ -1,4 +1,4 @@
-module github.com/beckon-dev/beckon/pkg/stream/bench/goka
+module github.com/beckon-dev/beckon/bench/peers/goka
 
 go 1.26.0
 

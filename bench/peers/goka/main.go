@@ -1,7 +1,7 @@
 // Command goka is the benchmark's per-user counter written with
 // github.com/lovoo/goka: the same read-modify-write of an 8-byte counter
 // per user and one output per event as the runtime's counter
-// (pkg/stream/bench.CounterProcessor), at-least-once, with goka's default
+// (bench.CounterProcessor), at-least-once, with goka's default
 // LevelDB storage. It lives in its own module so that goka and sarama stay
 // out of Beckon's go.mod; cmd/streambench builds and runs it as a child
 // process and reads its "ready <unix ns>" line.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/beckon-dev/beckon/pkg/stream/bench"
+	"github.com/beckon-dev/beckon/bench"
 )
 
 // prefillCount is the count every user has in the restored changelog; an

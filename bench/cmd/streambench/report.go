@@ -169,7 +169,7 @@ func ms(d time.Duration) string {
 }
 
 func commandLine() string {
-	args := append([]string{"go run ./pkg/stream/bench/cmd/streambench"}, os.Args[1:]...)
+	args := append([]string{"go run ./bench/cmd/streambench"}, os.Args[1:]...)
 	return strings.Join(args, " ")
 }
 

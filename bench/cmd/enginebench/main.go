@@ -4,8 +4,8 @@
 // immediate send, state bytes per waiting cart instance, and RSS with many
 // active instances. It prints a Markdown report (docs/benchmarks.md).
 //
-//	go run ./pkg/engine/bench/cmd/enginebench                # in-process kfake
-//	go run ./pkg/kafkatest/cmd/withkafka -require -- go run ./pkg/engine/bench/cmd/enginebench
+//	go run ./bench/cmd/enginebench                # in-process kfake
+//	go run ./pkg/kafkatest/cmd/withkafka -require -- go run ./bench/cmd/enginebench
 package main
 
 import (
@@ -34,7 +34,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
-	"github.com/beckon-dev/beckon/pkg/stream/bench"
+	"github.com/beckon-dev/beckon/bench"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -610,7 +610,7 @@ func (r *report) activeRun(ctx context.Context, seeds []string, work string) err
 func (r *report) markdown() string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	w("## Journey engine (`pkg/engine`)\n\n```sh\ngo run ./pkg/engine/bench/cmd/enginebench\n```\n\n")
+	w("## Journey engine (`pkg/engine`)\n\n```sh\ngo run ./bench/cmd/enginebench\n```\n\n")
 	w("Run %s on %s: %d CPUs, %s %s/%s, GOMAXPROCS %d; %v in all. The engine runs in its own process (peak RSS is VmHWM), exactly-once.\n\n",
 		r.start.UTC().Format("2006-01-02 15:04 MST"), r.broker, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), time.Since(r.start).Round(time.Second))
 	w("| figure | value |\n|---|---:|\n")

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/beckon-dev/beckon/pkg/stream/bench"
+	"github.com/beckon-dev/beckon/bench"
 )
 
 // childMain runs one pipeline in this process until SIGTERM: "streambench

@@ -2,8 +2,8 @@
 // with its ceiling and with goka, on one broker in one run, and prints the
 // figures as markdown tables:
 //
-//	go run ./pkg/stream/bench/cmd/streambench                 # in-process kfake
-//	go run ./pkg/kafkatest/cmd/withkafka -- go run ./pkg/stream/bench/cmd/streambench
+//	go run ./bench/cmd/streambench                 # in-process kfake
+//	go run ./pkg/kafkatest/cmd/withkafka -- go run ./bench/cmd/streambench
 //
 // The pipelines suite pre-produces -events events over -users users and
 // times each pipeline (a plain franz-go pipe, the runtime's exactly-once
@@ -13,7 +13,7 @@
 // changelog of -keys keys, processes events against that state, and fires
 // -timers timers due over -spread. Every pipeline runs as a child process
 // (this binary re-executed, or the goka binary built from its own module in
-// pkg/stream/bench/goka), so each peak RSS is that process's own.
+// bench/peers/goka), so each peak RSS is that process's own.
 //
 // The broker is -brokers, else BECKON_TEST_BROKERS, else a kfake cluster
 // started in this process.
@@ -188,7 +188,7 @@ func findGoka() (string, error) {
 		return "", err
 	}
 	for {
-		cand := filepath.Join(dir, "pkg", "stream", "bench", "goka")
+		cand := filepath.Join(dir, "bench", "peers", "goka")
 		if _, err := os.Stat(filepath.Join(cand, "go.mod")); err == nil {
 			return cand, nil
 		}

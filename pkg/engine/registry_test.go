@@ -72,23 +72,10 @@ func registryClient(t *testing.T, url string) *sr.Client {
 // Before, the event was dead-lettered, the profile taken as absent (a
 // no_profile skip), the fact or lookup row as missing (an error activity).
 func TestRegistryOutageIsRetried(t *testing.T) {
-	const journeyYAML = `
-id: enriched
-trigger: {event: Product Added, key: event.properties.cart_id}
-state:
-  - on: Product Added
-    add_item: {key: event.properties.sku}
-steps:
-  - id: remind
-    send:
-      channel: email
-      template: cart
-      lookups:
-        - {name: products, table: products, keys: 'state.items.map(i, i.key)'}
-      payload:
-        items: 'state.items.map(i, lookups.products[i.key].name)'
-        points: facts.loyalty.points
-`
+	journeyYAML, err := os.ReadFile("testdata/enriched.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, viaRegistry := range []string{"events", "profiles", "facts.loyalty", "lookups.products"} {
 		t.Run(viaRegistry, func(t *testing.T) {
 			reg := srfake.New()
@@ -125,7 +112,7 @@ steps:
 			}
 			h.engine = e
 
-			if _, err := h.control.Publish(h.ctx, []byte(journeyYAML), records.FormatYAML); err != nil {
+			if _, err := h.control.Publish(h.ctx, journeyYAML, records.FormatYAML); err != nil {
 				t.Fatal(err)
 			}
 			produce := func(base, key string, r records.Record) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,23 +98,17 @@ type seamRig struct {
 	p  *fakePartition
 }
 
-const enrichedJourney = `
-id: enriched
-trigger: {event: Product Added, key: event.properties.cart_id}
-state:
-  - on: Product Added
-    add_item: {key: event.properties.sku}
-steps:
-  - id: remind
-    send:
-      channel: email
-      template: cart
-      lookups:
-        - {name: products, table: products, keys: 'state.items.map(i, i.key)'}
-      payload:
-        items: 'state.items.map(i, lookups.products[i.key].name)'
-        points: facts.loyalty.points
-`
+// enrichedJourney sends a cart's item names from the products lookup
+// table and the loyalty fact (testdata/enriched.yaml).
+var enrichedJourney = mustReadFile("testdata/enriched.yaml")
+
+func mustReadFile(name string) string {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func newSeamRig(t *testing.T, journeys ...string) *seamRig {
 	t.Helper()

@@ -81,11 +81,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	if err := r.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runUntilTerm(t, r)
 }
 
 // TestCrashRecovery SIGKILLs instances of the crash workload at random
@@ -304,4 +300,13 @@ func lastValues(t *testing.T, brokers []string, topic string) map[string]string 
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out[string(r.Key)] = string(r.Value) })
 	}
 	return out
+}
+
+// runUntilTerm runs a child process's runner until SIGTERM.
+func runUntilTerm(t *testing.T, r *Runner) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -145,11 +145,7 @@ func TestZombieChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	if err := r.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runUntilTerm(t, r)
 }
 
 // TestZombieTimersFenced pauses an instance that holds due timers until

@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/bench"
+	"github.com/beckon-dev/beckon/pkg/kafkatest"
 )
 
 // BenchmarkCounter runs the runtime's exactly-once per-user counter in

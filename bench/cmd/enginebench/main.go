@@ -28,13 +28,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/beckon-dev/beckon/bench"
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
-	"github.com/beckon-dev/beckon/bench"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 

@@ -6,10 +6,14 @@
 //
 //	go run ./bench/cmd/enginebench                # in-process kfake
 //	go run ./pkg/kafkatest/cmd/withkafka -require -- go run ./bench/cmd/enginebench
+//
+// With -kstreams it instead compares the engine with the same journey
+// written as a Kafka Streams application (kstreams.go).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -97,6 +101,8 @@ func run(args []string) int {
 	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
+	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
+	kc := kstreamsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -114,6 +120,18 @@ func run(args []string) int {
 		defer cluster.Close()
 		seeds = cluster.ListenAddrs()
 		broker = "kfake (in the enginebench process)"
+	}
+	if *compare {
+		out, err := runKStreams(ctx, seeds, c, *kc, broker)
+		fmt.Print(out)
+		if c.md != "" {
+			err = errors.Join(err, os.WriteFile(c.md, []byte(out), 0o644))
+		}
+		if err != nil {
+			logger.Print(err)
+			return 1
+		}
+		return 0
 	}
 	r := &report{broker: broker, cfg: c, start: time.Now()}
 	if err := r.measure(ctx, seeds); err != nil {

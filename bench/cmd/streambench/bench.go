@@ -22,6 +22,7 @@ type benchRun struct {
 	prefix  string
 	self    string // this binary, re-executed as the child
 	goka    string // the goka binary
+	ks      *kstreamsPeer
 	cl      *kgo.Client
 	manual  *kgo.Client // producer with kgo.ManualPartitioner, for changelogs
 	paced   *kgo.Client // producer without linger, for latency runs
@@ -112,7 +113,7 @@ func (b *benchRun) createTopics(ctx context.Context, compact bool, topics ...str
 
 // topics names one pipeline run's topics and state.
 type topics struct {
-	kind      string // pipe, stream, goka, timers
+	kind      string // pipe, stream, goka, kstreams, timers
 	group     string
 	input     string
 	output    string
@@ -157,6 +158,9 @@ func (b *benchRun) create(ctx context.Context, t topics, own bool) error {
 // start runs the pipeline of t as a child process.
 func (b *benchRun) start(t topics, extra ...string) (*bench.Child, error) {
 	brokers := strings.Join(b.c.brokers, ",")
+	if t.kind == "kstreams" {
+		return b.ks.start(t, brokers, b.c.partitions, b.c.ksThreads)
+	}
 	if t.kind == "goka" {
 		return bench.StartChild(t.group, b.goka, "-brokers", brokers, "-group", t.group, "-input", t.input,
 			"-output", t.output, "-dir", t.state, "-flush", b.c.gokaFlush.String())

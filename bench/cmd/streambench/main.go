@@ -7,7 +7,8 @@
 //
 // The pipelines suite pre-produces -events events over -users users and
 // times each pipeline (a plain franz-go pipe, the runtime's exactly-once
-// counter, the goka counter) until all its outputs are visible to a
+// counter, the goka counter and, on a real broker, the Kafka Streams
+// counter of bench/peers/kstreams) until all its outputs are visible to a
 // read_committed consumer, then measures produce-to-visible latency with a
 // paced producer at half the runtime's rate. The state suite restores a
 // changelog of -keys keys, processes events against that state, and fires
@@ -72,6 +73,8 @@ type config struct {
 	spread     time.Duration
 	gokaDir    string
 	gokaFlush  time.Duration
+	ksDir      string
+	ksThreads  int
 	workDir    string
 	mdPath     string
 	profileDir string
@@ -81,7 +84,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("streambench", flag.ContinueOnError)
 	brokers := fs.String("brokers", os.Getenv(kafkatest.EnvBrokers), "seed brokers (default $"+kafkatest.EnvBrokers+", else kfake in this process)")
 	suite := fs.String("suite", "all", "what to run: all, pipelines or state")
-	pipelines := fs.String("pipelines", "pipe,stream,goka", "pipelines of the pipelines suite")
+	pipelines := fs.String("pipelines", "", "pipelines of the pipelines suite (default pipe,stream,goka, and kstreams on a real broker)")
 	c := config{}
 	fs.IntVar(&c.events, "events", 200_000, "events pre-produced for the throughput runs")
 	fs.IntVar(&c.rounds, "rounds", 3, "throughput rounds per pipeline; the median is reported")
@@ -96,6 +99,8 @@ func run(args []string) int {
 	fs.DurationVar(&c.spread, "spread", 60*time.Second, "the timers' due times are spread uniformly over this")
 	fs.StringVar(&c.gokaDir, "goka", "", "directory of the goka module (default: found from the working directory)")
 	fs.DurationVar(&c.gokaFlush, "goka-flush", 10*time.Millisecond, "goka producer flush frequency (goka's own default is 100ms; 10ms is franz-go's default linger)")
+	fs.StringVar(&c.ksDir, "kstreams", "", "directory of the Kafka Streams peer's Maven project (default: found from the working directory)")
+	fs.IntVar(&c.ksThreads, "kstreams-threads", 2, "Kafka Streams num.stream.threads (2: one per core of the benchmark machine)")
 	fs.StringVar(&c.workDir, "workdir", "", "directory for state and binaries (default: a temporary one, removed afterwards)")
 	fs.StringVar(&c.mdPath, "md", "", "also write the markdown report to this file")
 	fs.StringVar(&c.profileDir, "profile", "", "write CPU and heap profiles of the pipe and runtime children into this directory")
@@ -113,9 +118,15 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "streambench: -suite %q: want all, pipelines or state\n", *suite)
 		return 2
 	}
+	if *pipelines == "" {
+		*pipelines = "pipe,stream,goka"
+		if *brokers != "" {
+			*pipelines += ",kstreams"
+		}
+	}
 	for _, p := range strings.Split(*pipelines, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "pipe", "stream", "goka":
+		case "pipe", "stream", "goka", "kstreams":
 			c.pipelines = append(c.pipelines, p)
 		case "":
 		default:

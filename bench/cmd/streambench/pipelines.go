@@ -35,7 +35,7 @@ type pipelineResult struct {
 	err        error
 }
 
-var guarantees = map[string]string{"pipe": "none (auto-commit)", "stream": "exactly-once", "goka": "at-least-once"}
+var guarantees = map[string]string{"pipe": "none (auto-commit)", "stream": "exactly-once", "goka": "at-least-once", "kstreams": "exactly-once (v2)"}
 
 // pipelines runs the throughput runs, then the latency runs at half the
 // runtime's rate.
@@ -51,6 +51,12 @@ func (b *benchRun) pipelines(ctx context.Context) error {
 		b.goka = filepath.Join(b.c.workDir, "goka-bench")
 		logger.Printf("building the goka pipeline in %s", dir)
 		if err := buildGoka(dir, b.goka); err != nil {
+			return err
+		}
+	}
+	if b.hasPipeline("kstreams") {
+		var err error
+		if b.ks, err = buildKStreams(b.c.ksDir); err != nil {
 			return err
 		}
 	}

@@ -63,6 +63,9 @@ func (b *benchRun) report() string {
 			if gk != nil {
 				p(" Runtime / goka: **%.2f**.", st.rate/gk.rate)
 			}
+			if ks := b.pipeline("kstreams"); ks != nil {
+				p(" Runtime / Kafka Streams: **%.2f**.", st.rate/ks.rate)
+			}
 			p("\n")
 		}
 		if b.results.paceRate > 0 {
@@ -131,6 +134,12 @@ func (b *benchRun) targets() string {
 	st, pipe, gk := b.pipeline("stream"), b.pipeline("pipe"), b.pipeline("goka")
 	if st != nil && pipe != nil {
 		row("runtime ≥ 0.4 × pipe", fmt.Sprintf("%.2f ×", st.rate/pipe.rate), st.rate/pipe.rate >= 0.4)
+	}
+	if ks := b.pipeline("kstreams"); st != nil && ks != nil {
+		row("runtime ≥ 1.5 × Kafka Streams (both exactly-once)", fmt.Sprintf("%.2f ×", st.rate/ks.rate), st.rate >= 1.5*ks.rate)
+	}
+	if st != nil && pipe != nil {
+		row("runtime ≥ 0.75 × pipe", fmt.Sprintf("%.2f ×", st.rate/pipe.rate), st.rate >= 0.75*pipe.rate)
 	}
 	if st != nil && gk != nil {
 		row("runtime faster than goka", fmt.Sprintf("%.2f ×", st.rate/gk.rate), st.rate > gk.rate)

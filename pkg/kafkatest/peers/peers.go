@@ -80,9 +80,20 @@ func python() (string, error) {
 // runtime dependencies. It fails t if that cannot be done.
 func Java(t testing.TB, dir string) (java, classpath string) {
 	t.Helper()
-	abs, err := filepath.Abs(dir)
+	java, classpath, err := BuildJava(dir)
 	if err != nil {
 		t.Fatalf("peers: %v", err)
+	}
+	return java, classpath
+}
+
+// BuildJava is Java for programs that are not tests (the benchmarks): it
+// builds the Maven project in dir once per process (and once per content
+// in the user cache) and returns the java command and the classpath.
+func BuildJava(dir string) (java, classpath string, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", err
 	}
 	javaMu.Lock()
 	b, ok := javaBuilt[abs]
@@ -93,13 +104,13 @@ func Java(t testing.TB, dir string) (java, classpath string) {
 	javaMu.Unlock()
 	b.once.Do(func() { b.classpath, b.err = buildJava(abs) })
 	if b.err != nil {
-		t.Fatalf("peers: build the Java peer in %s: %v", dir, b.err)
+		return "", "", fmt.Errorf("build the Java peer in %s: %w", dir, b.err)
 	}
 	java, err = exec.LookPath("java")
 	if err != nil {
-		t.Fatalf("peers: java is not on PATH: %v", err)
+		return "", "", fmt.Errorf("java is not on PATH: %w", err)
 	}
-	return java, b.classpath
+	return java, b.classpath, nil
 }
 
 type javaBuild struct {

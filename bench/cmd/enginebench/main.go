@@ -28,13 +28,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/beckon-dev/beckon/bench"
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
-	"github.com/beckon-dev/beckon/bench"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -97,6 +97,7 @@ func run(args []string) int {
 	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
+	sc := scaleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -114,6 +115,9 @@ func run(args []string) int {
 		defer cluster.Close()
 		seeds = cluster.ListenAddrs()
 		broker = "kfake (in the enginebench process)"
+	}
+	if sc.on {
+		return runScale(ctx, seeds, broker, c, *sc)
 	}
 	r := &report{broker: broker, cfg: c, start: time.Now()}
 	if err := r.measure(ctx, seeds); err != nil {
@@ -317,6 +321,9 @@ func child(args []string) int {
 	prefix := fs.String("prefix", "", "")
 	state := fs.String("state", "", "")
 	lookups := fs.String("lookups", "", "")
+	instance := fs.String("instance", "bench-1", "")
+	session := fs.Duration("session", 0, "group session timeout (0: franz-go's default)")
+	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -336,9 +343,15 @@ func child(args []string) int {
 		logger.Print(err)
 		return 1
 	}
+	kopts := []kgo.Opt{kgo.SeedBrokers(strings.Split(*brokers, ",")...)}
+	if *session > 0 {
+		// Heartbeats well inside the session, so only a dead process is
+		// evicted.
+		kopts = append(kopts, kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/6))
+	}
 	e, err := engine.New(engine.Config{
-		Kafka: []kgo.Opt{kgo.SeedBrokers(strings.Split(*brokers, ",")...)}, Topics: layout, Codec: cd,
-		StateDir: *state, InstanceID: "bench-1", Group: *prefix + "engine",
+		Kafka: kopts, Topics: layout, Codec: cd,
+		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
 		Stream: stream.Options{},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -360,14 +373,7 @@ func child(args []string) int {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	go func() {
-		for ctx.Err() == nil && !e.Ready() {
-			time.Sleep(2 * time.Millisecond)
-		}
-		if ctx.Err() == nil {
-			bench.Announce("ready", time.Now().UnixNano())
-		}
-	}()
+	go announceProgress(ctx, e, *owned)
 	if err := e.Run(ctx); err != nil {
 		logger.Print(err)
 		return 1

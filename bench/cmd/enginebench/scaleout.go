@@ -45,6 +45,20 @@ import (
 	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
+// probeJourney sends at once on every probe event; the probe's ID travels
+// as a string, since a large number may pass through an expression as a
+// double and lose its last digits.
+const probeJourney = `
+id: probe
+trigger: {event: Probe Sent}
+steps:
+  - id: hello
+    send:
+      channel: email
+      template: probe
+      payload: {probe: event.properties.probe}
+`
+
 type scaleConfig struct {
 	on         bool
 	members    int
@@ -492,15 +506,16 @@ func (p *prober) run(ctx context.Context) error {
 	for {
 		for part, u := range p.users {
 			now := time.Now()
-			ev := records.Event{MessageID: "probe-" + strconv.Itoa(n), Type: records.EventTrack, Name: "Signed Up", UserID: u, Timestamp: now,
-				Properties: records.JSON(`{"sent":` + strconv.FormatInt(now.UnixNano(), 10) + `}`)}
+			id := u + "/" + strconv.FormatInt(now.UnixNano(), 10)
+			ev := records.Event{MessageID: "probe-" + strconv.Itoa(n), Type: records.EventTrack, Name: "Probe Sent", UserID: u, Timestamp: now,
+				Properties: records.JSON(`{"probe":"` + id + `"}`)}
 			n++
 			v, err := p.d.cd.Encode(ctx, p.d.prefix+"events", ev)
 			if err != nil {
 				return err
 			}
 			p.mu.Lock()
-			p.sent[u+"/"+strconv.FormatInt(now.UnixNano(), 10)] = probe{partition: int32(part), sent: now}
+			p.sent[id] = probe{partition: int32(part), sent: now}
 			p.mu.Unlock()
 			p.d.cl.Produce(ctx, &kgo.Record{Topic: p.d.prefix + "events", Key: []byte(u), Value: v}, nil)
 		}
@@ -519,12 +534,12 @@ func (p *prober) onSend(r *kgo.Record, seen time.Time) {
 		return
 	}
 	var body struct {
-		Sent int64 `json:"sent"`
+		Probe string `json:"probe"`
 	}
 	if err := cmd.Payload.Decode(&body); err != nil {
 		return
 	}
-	id := cmd.UserID + "/" + strconv.FormatInt(body.Sent, 10)
+	id := body.Probe
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pr, ok := p.sent[id]
@@ -613,7 +628,7 @@ type failoverRun struct {
 }
 
 func runFailover(ctx context.Context, seeds []string, work string, c config, sc scaleConfig) (*failoverRun, error) {
-	d, err := deploy(ctx, seeds, c.partitions, cartJourney, nowJourney)
+	d, err := deploy(ctx, seeds, c.partitions, cartJourney, probeJourney)
 	if err != nil {
 		return nil, err
 	}

@@ -353,7 +353,7 @@ func child(args []string) int {
 		Kafka: kopts, Topics: layout, Codec: cd,
 		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
 		Stream: stream.Options{},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
 	})
 	if err != nil {
 		logger.Print(err)

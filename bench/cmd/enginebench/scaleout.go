@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,6 +102,16 @@ func announceProgress(ctx context.Context, e *engine.Engine, owned bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// childLogLevel is Warn, or Info with ENGINEBENCH_LOG=info: the runtime
+// then logs its assignments and each partition's restore time, which is
+// where a failover's time goes.
+func childLogLevel() slog.Level {
+	if os.Getenv("ENGINEBENCH_LOG") == "info" {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }
 
 func partList(ps []int32) string {

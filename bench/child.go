@@ -177,3 +177,30 @@ func procMem(path string) (rss, hwm int64) {
 	}
 	return rss, hwm
 }
+
+// Next returns the next line the child announced, whatever its word.
+func (c *Child) Next(ctx context.Context) ([]string, error) {
+	select {
+	case f, ok := <-c.lines:
+		if !ok {
+			return nil, io.EOF
+		}
+		return f, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Kill ends the child with SIGKILL, as a crash would (no shutdown, no
+// leaving the group), waits for it, and returns its CPU use. Later calls
+// of Stop return the same.
+func (c *Child) Kill() Usage {
+	c.stopOnce.Do(func() {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+		if st := c.cmd.ProcessState; st != nil {
+			c.stopUsage.CPU = st.UserTime() + st.SystemTime()
+		}
+	})
+	return c.stopUsage
+}

@@ -184,6 +184,19 @@ func (e *Engine) Health() error {
 	return r.Health()
 }
 
+// Partitions returns the partition numbers this engine owns and has
+// restored, in order; none before it runs. Benchmarks and tools use it to
+// see which instance processes which partitions.
+func (e *Engine) Partitions() []int32 {
+	e.mu.Lock()
+	r := e.runner
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.Partitions()
+}
+
 // Run loads the journeys, then processes until ctx ends; it returns nil
 // after a cancellation.
 func (e *Engine) Run(ctx context.Context) error {

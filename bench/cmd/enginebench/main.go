@@ -103,6 +103,7 @@ func run(args []string) int {
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
 	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
 	kc := kstreamsFlags(fs)
+	sc := scaleFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -132,6 +133,9 @@ func run(args []string) int {
 			return 1
 		}
 		return 0
+	}
+	if sc.on {
+		return runScale(ctx, seeds, broker, c, *sc)
 	}
 	r := &report{broker: broker, cfg: c, start: time.Now()}
 	if err := r.measure(ctx, seeds); err != nil {
@@ -335,6 +339,9 @@ func child(args []string) int {
 	prefix := fs.String("prefix", "", "")
 	state := fs.String("state", "", "")
 	lookups := fs.String("lookups", "", "")
+	instance := fs.String("instance", "bench-1", "")
+	session := fs.Duration("session", 0, "group session timeout (0: franz-go's default)")
+	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -354,11 +361,17 @@ func child(args []string) int {
 		logger.Print(err)
 		return 1
 	}
+	kopts := []kgo.Opt{kgo.SeedBrokers(strings.Split(*brokers, ",")...)}
+	if *session > 0 {
+		// Heartbeats well inside the session, so only a dead process is
+		// evicted.
+		kopts = append(kopts, kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/6))
+	}
 	e, err := engine.New(engine.Config{
-		Kafka: []kgo.Opt{kgo.SeedBrokers(strings.Split(*brokers, ",")...)}, Topics: layout, Codec: cd,
-		StateDir: *state, InstanceID: "bench-1", Group: *prefix + "engine",
+		Kafka: kopts, Topics: layout, Codec: cd,
+		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
 		Stream: stream.Options{},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
 	})
 	if err != nil {
 		logger.Print(err)
@@ -378,14 +391,7 @@ func child(args []string) int {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	go func() {
-		for ctx.Err() == nil && !e.Ready() {
-			time.Sleep(2 * time.Millisecond)
-		}
-		if ctx.Err() == nil {
-			bench.Announce("ready", time.Now().UnixNano())
-		}
-	}()
+	go announceProgress(ctx, e, *owned)
 	if err := e.Run(ctx); err != nil {
 		logger.Print(err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
@@ -243,8 +244,11 @@ func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 	if len(st.instances) > 0 {
 		kept = make(map[string]bool, len(u.Instances))
 	}
+	bp := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(bp)
 	for _, inst := range u.Instances {
-		b, err := journey.MarshalInstance(inst)
+		b, err := journey.AppendInstance((*bp)[:0], inst)
+		*bp = b
 		if err != nil {
 			return fmt.Errorf("encode journey instance %s of user %q: %w", inst.ID, u.ID, err)
 		}
@@ -269,6 +273,10 @@ func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 	}
 	return nil
 }
+
+// encodeBuffers hold the encodings storeUser compares with what is stored
+// (PackInstance copies what it writes): partitions run in parallel.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // rateKeptFrom is the count of a user's events in a minute from which the
 // engine keeps the rate window of a user without journey state, so the

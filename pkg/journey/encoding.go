@@ -82,7 +82,14 @@ func (u *User) MarshalHead() ([]byte, error) {
 // MarshalInstance encodes one instance on its own (format 4): the form to
 // compare, PackInstance's the form to store.
 func MarshalInstance(inst *Instance) ([]byte, error) {
-	e := &binWriter{b: make([]byte, 0, 256)}
+	return AppendInstance(make([]byte, 0, 512), inst)
+}
+
+// AppendInstance is MarshalInstance appending to b: the engine encodes
+// every instance of a user on each of their events to compare it with
+// what is stored, into one reused buffer.
+func AppendInstance(b []byte, inst *Instance) ([]byte, error) {
+	e := &binWriter{b: b}
 	e.b = append(e.b, instanceFormat)
 	e.instance(inst)
 	return e.b, e.err

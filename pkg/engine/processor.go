@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
@@ -146,20 +147,64 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 	return e.emit(c, fx)
 }
 
-// loadUser reads the user's journey state; stored is its encoding as
-// read (nil for a new user).
-func (e *Engine) loadUser(c partition, user string) (*journey.User, []byte, error) {
+// storedUser is a user's state as read: the head (nil for a new user) and
+// each instance's encoding by ID (unpacked, journey.MarshalInstance's
+// form), so that storeUser writes only what changed.
+type storedUser struct {
+	head      []byte
+	instances map[string][]byte
+}
+
+// loadUser reads the user's journey state: the head under the user's key
+// and each instance under its own key (instanceKey). A head written
+// before instances were stored apart is the whole user; it is read as
+// such and rewritten in the split form on its first change.
+func (e *Engine) loadUser(c partition, user string) (*journey.User, storedUser, error) {
 	u := &journey.User{ID: user}
 	v, ok, err := c.Get([]byte(user))
 	if err != nil {
-		return nil, nil, stream.Retryable(fmt.Errorf("read journey state of user %q: %w", user, err))
+		return nil, storedUser{}, stream.Retryable(fmt.Errorf("read journey state of user %q: %w", user, err))
 	}
-	if ok {
+	if !ok {
+		return u, storedUser{}, nil
+	}
+	st := storedUser{head: v}
+	if !journey.IsHead(v) {
 		if err := u.UnmarshalBinary(v); err != nil {
-			return nil, nil, fmt.Errorf("stored journey state of user %q: %w", user, err)
+			return nil, storedUser{}, fmt.Errorf("stored journey state of user %q: %w", user, err)
 		}
+		return u, st, nil
 	}
-	return u, v, nil
+	ids, err := u.UnmarshalHead(v)
+	if err != nil {
+		return nil, storedUser{}, fmt.Errorf("stored journey state of user %q: %w", user, err)
+	}
+	st.instances = make(map[string][]byte, len(ids))
+	u.Instances = make([]*journey.Instance, 0, len(ids))
+	for _, id := range ids {
+		b, ok, err := c.Get(instanceKey(user, id))
+		if err != nil {
+			return nil, storedUser{}, stream.Retryable(fmt.Errorf("read journey instance %s of user %q: %w", id, user, err))
+		}
+		if !ok {
+			// The head and its instances are written in one transaction:
+			// a head without its instance is a corrupt store, not a race.
+			return nil, storedUser{}, fmt.Errorf("stored journey state of user %q: instance %s is missing", user, id)
+		}
+		inst, raw, err := journey.UnmarshalInstance(b)
+		if err != nil {
+			return nil, storedUser{}, fmt.Errorf("stored journey instance %s of user %q: %w", id, user, err)
+		}
+		u.Instances = append(u.Instances, inst)
+		st.instances[id] = raw
+	}
+	return u, st, nil
+}
+
+// instanceKey is where an instance's state is stored: its user's key, a
+// zero byte and its ID (user IDs hold no zero byte, see checkUserID).
+func instanceKey(user, instance string) []byte {
+	return append(append([]byte(user), 0), instance...)
 }
 
 // timers carries out the semantics' timer intents: the instance's wake-up
@@ -180,25 +225,58 @@ func (e *Engine) timers(c partition, user string, ts []journey.Timer) error {
 	return nil
 }
 
-// storeUser writes the state back if it changed.
-func (e *Engine) storeUser(c partition, u *journey.User, stored []byte) error {
+// storeUser writes back what changed of the state: the instances whose
+// encoding changed, the head if it did; instances that ended are deleted.
+// An event of a user with two carts rewrites one cart, not both.
+func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 	if len(u.Instances) == 0 && len(u.Entries) == 0 && len(u.Sends) == 0 && len(u.Unsubscribed) == 0 && u.Rate.Count < rateKeptFrom {
 		// Nothing worth keeping for a user no journey has seen: most
 		// events are of such users, and they cost no state write.
-		if stored != nil {
+		if st.head != nil {
 			c.Delete([]byte(u.ID))
+		}
+		for id := range st.instances {
+			c.Delete(instanceKey(u.ID, id))
 		}
 		return nil
 	}
-	b, err := u.MarshalBinary()
+	var kept map[string]bool
+	if len(st.instances) > 0 {
+		kept = make(map[string]bool, len(u.Instances))
+	}
+	bp := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(bp)
+	for _, inst := range u.Instances {
+		b, err := journey.AppendInstance((*bp)[:0], inst)
+		*bp = b
+		if err != nil {
+			return fmt.Errorf("encode journey instance %s of user %q: %w", inst.ID, u.ID, err)
+		}
+		if old, ok := st.instances[inst.ID]; !ok || !bytes.Equal(b, old) {
+			c.Set(instanceKey(u.ID, inst.ID), journey.PackInstance(b))
+		}
+		if kept != nil {
+			kept[inst.ID] = true
+		}
+	}
+	for id := range st.instances {
+		if !kept[id] {
+			c.Delete(instanceKey(u.ID, id))
+		}
+	}
+	b, err := u.MarshalHead()
 	if err != nil {
 		return fmt.Errorf("encode journey state of user %q: %w", u.ID, err)
 	}
-	if !bytes.Equal(b, stored) {
+	if !bytes.Equal(b, st.head) {
 		c.Set([]byte(u.ID), b)
 	}
 	return nil
 }
+
+// encodeBuffers hold the encodings storeUser compares with what is stored
+// (PackInstance copies what it writes): partitions run in parallel.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // rateKeptFrom is the count of a user's events in a minute from which the
 // engine keeps the rate window of a user without journey state, so the

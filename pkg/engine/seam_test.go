@@ -34,6 +34,8 @@ type fakePartition struct {
 	timers map[string]time.Time
 	emits  []emitted
 	fail   string
+	// sets lists the state keys written, in order.
+	sets []string
 	// onLookup runs on every table read, before it answers.
 	onLookup func(topic string)
 }
@@ -57,8 +59,11 @@ func (f *fakePartition) Get(key []byte) ([]byte, bool, error) {
 	v, ok := f.state[string(key)]
 	return v, ok, nil
 }
-func (f *fakePartition) Set(key, value []byte) { f.state[string(key)] = value }
-func (f *fakePartition) Delete(key []byte)     { delete(f.state, string(key)) }
+func (f *fakePartition) Set(key, value []byte) {
+	f.state[string(key)] = value
+	f.sets = append(f.sets, string(key))
+}
+func (f *fakePartition) Delete(key []byte) { delete(f.state, string(key)) }
 func (f *fakePartition) Lookup(table string, key []byte) ([]byte, bool, error) {
 	if f.onLookup != nil {
 		f.onLookup(table)

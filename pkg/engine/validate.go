@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/journey"
@@ -31,6 +32,11 @@ func checkKey(key []byte, id, what string) error {
 		return fmt.Errorf("%w: the body has no %s; key %q", ErrKeyMismatch, what, key)
 	case string(key) != id:
 		return fmt.Errorf("%w: key %q, %s %q in the body", ErrKeyMismatch, key, what, id)
+	case what == "user ID" && strings.IndexByte(id, 0) >= 0:
+		// A zero byte separates a user's ID from an instance's in the
+		// engine's state and timer keys (instanceKey, timerKey): such a
+		// user's state could land on another user's instance.
+		return fmt.Errorf("%w: the %s %q holds a zero byte", ErrKeyMismatch, what, id)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/beckon-dev/beckon/pkg/records"
 )
 
@@ -22,10 +24,26 @@ import (
 // Formats: 1 wrote every time absolute and instance IDs as text; 2 (what
 // MarshalBinary writes) writes an instance's times relative to its entry
 // and its ID as the 12 bytes its hex stands for. Both are read.
+//
+// 3 and 4 split a user's state into records the engine keeps under
+// separate keys, so an event rewrites only what it touched: 3 is the head
+// (MarshalHead: the user's ID, their instances' IDs in order, the
+// per-user history), 4 one instance (MarshalInstance), both with format
+// 2's field encodings; 5 is format 4 compressed (PackInstance), what the
+// engine stores: an instance is mostly JSON values with the same field
+// names (a cart's items), which compress to less than half. A head of
+// format 1 or 2 is a whole user, read by UnmarshalBinary.
 const (
-	userFormatV1 = 1
-	userFormatV2 = 2
+	userFormatV1         = 1
+	userFormatV2         = 2
+	headFormat           = 3
+	instanceFormat       = 4
+	packedInstanceFormat = 5
 )
+
+// maxInstanceBytes bounds what a packed instance may unpack to, so a
+// corrupt length cannot allocate without bound.
+const maxInstanceBytes = 64 << 20
 
 // MarshalBinary encodes the user's journey state.
 func (u *User) MarshalBinary() ([]byte, error) { return u.marshal(false) }
@@ -42,6 +60,127 @@ func (u *User) marshal(v1 bool) ([]byte, error) {
 	for _, inst := range u.Instances {
 		e.instance(inst)
 	}
+	e.history(u)
+	return e.b, e.err
+}
+
+// MarshalHead encodes the user's state without their instances (format
+// 3): the instances' IDs in order stand for them, each instance stored
+// apart (MarshalInstance).
+func (u *User) MarshalHead() ([]byte, error) {
+	e := &binWriter{b: make([]byte, 0, 64+13*len(u.Instances))}
+	e.b = append(e.b, headFormat)
+	e.str(u.ID)
+	e.uint(uint64(len(u.Instances)))
+	for _, inst := range u.Instances {
+		e.id(inst.ID)
+	}
+	e.history(u)
+	return e.b, e.err
+}
+
+// MarshalInstance encodes one instance on its own (format 4): the form to
+// compare, PackInstance's the form to store.
+func MarshalInstance(inst *Instance) ([]byte, error) {
+	return AppendInstance(make([]byte, 0, 512), inst)
+}
+
+// AppendInstance is MarshalInstance appending to b: the engine encodes
+// every instance of a user on each of their events to compare it with
+// what is stored, into one reused buffer.
+func AppendInstance(b []byte, inst *Instance) ([]byte, error) {
+	e := &binWriter{b: b}
+	e.b = append(e.b, instanceFormat)
+	e.instance(inst)
+	return e.b, e.err
+}
+
+// IsHead says whether b, a user's stored state, is a head (format 3),
+// whose instances are stored apart, rather than a whole user (formats 1
+// and 2, UnmarshalBinary).
+func IsHead(b []byte) bool { return len(b) > 0 && b[0] == headFormat }
+
+// UnmarshalHead decodes what MarshalHead encoded into u, without
+// instances, and returns the IDs of the instances stored apart, in order.
+func (u *User) UnmarshalHead(b []byte) ([]string, error) {
+	if !IsHead(b) {
+		return nil, errors.New("journey state head: unknown format")
+	}
+	d := &binReader{b: b[1:], v2: true}
+	*u = User{ID: d.str()}
+	n := d.count()
+	ids := make([]string, 0, n)
+	for range n {
+		ids = append(ids, d.id())
+	}
+	d.history(u)
+	if err := d.end(); err != nil {
+		return nil, fmt.Errorf("journey state head: %w", err)
+	}
+	return ids, nil
+}
+
+// PackInstance compresses what MarshalInstance encoded (format 5).
+func PackInstance(raw []byte) []byte {
+	if len(raw) == 0 || raw[0] != instanceFormat {
+		panic("journey: PackInstance of a record MarshalInstance did not write")
+	}
+	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)-1))
+	out[0] = packedInstanceFormat
+	enc := s2.Encode(out[1:], raw[1:]) // written into out, which is large enough
+	return out[:1+len(enc)]
+}
+
+// UnmarshalInstance decodes an instance record, packed (PackInstance) or
+// not (MarshalInstance), and returns its unpacked form too (what
+// MarshalInstance of the instance returns, to compare). Like
+// UnmarshalBinary, the instance's free-form values share memory with the
+// record.
+func UnmarshalInstance(b []byte) (*Instance, []byte, error) {
+	raw := b
+	switch {
+	case len(b) > 0 && b[0] == packedInstanceFormat:
+		n, err := s2.DecodedLen(b[1:])
+		if err == nil && n > maxInstanceBytes {
+			err = fmt.Errorf("unpacks to %d bytes", n)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("journey instance state: %w", err)
+		}
+		raw = make([]byte, 1+n)
+		raw[0] = instanceFormat
+		if _, err := s2.Decode(raw[1:], b[1:]); err != nil {
+			return nil, nil, fmt.Errorf("journey instance state: %w", err)
+		}
+	case len(b) == 0 || b[0] != instanceFormat:
+		return nil, nil, errors.New("journey instance state: unknown format")
+	}
+	d := &binReader{b: raw[1:], v2: true}
+	inst := d.instance()
+	if err := d.end(); err != nil {
+		return nil, nil, fmt.Errorf("journey instance state: %w", err)
+	}
+	return inst, raw, nil
+}
+
+// StateInstances is the number of instances a stored state record holds:
+// a whole user's (formats 1, 2), none for a head, one for an instance.
+func StateInstances(b []byte) (int, error) {
+	switch {
+	case IsHead(b):
+		_, err := new(User).UnmarshalHead(b)
+		return 0, err
+	case len(b) > 0 && (b[0] == instanceFormat || b[0] == packedInstanceFormat):
+		_, _, err := UnmarshalInstance(b)
+		return 1, err
+	}
+	var u User
+	err := u.UnmarshalBinary(b)
+	return len(u.Instances), err
+}
+
+// history writes what a user keeps besides instances.
+func (e *binWriter) history(u *User) {
 	ids := sortedKeys(u.Entries)
 	e.uint(uint64(len(ids)))
 	for _, id := range ids {
@@ -60,7 +199,6 @@ func (u *User) marshal(v1 bool) ([]byte, error) {
 	e.strs(u.Unsubscribed)
 	e.time(u.Rate.Start)
 	e.uint(uint64(u.Rate.Count))
-	return e.b, e.err
 }
 
 func (e *binWriter) instance(inst *Instance) {
@@ -143,7 +281,25 @@ func (u *User) UnmarshalBinary(b []byte) error {
 	for range n {
 		u.Instances = append(u.Instances, d.instance())
 	}
-	if n = d.count(); n > 0 {
+	d.history(u)
+	if err := d.end(); err != nil {
+		return fmt.Errorf("journey state: %w", err)
+	}
+	return nil
+}
+
+// end checks that the whole record was read.
+func (d *binReader) end() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes after the end", len(d.b))
+	}
+	return d.err
+}
+
+// history reads what binWriter.history wrote.
+func (d *binReader) history(u *User) {
+	n := d.count()
+	if n > 0 {
 		u.Entries = make(map[string]*EntryLog, n)
 	}
 	for range n {
@@ -160,13 +316,6 @@ func (u *User) UnmarshalBinary(b []byte) error {
 	}
 	u.Unsubscribed = d.strs()
 	u.Rate = RateWindow{Start: d.time(), Count: int(d.uint())}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d bytes after the end", len(d.b))
-	}
-	if d.err != nil {
-		return fmt.Errorf("journey state: %w", d.err)
-	}
-	return nil
 }
 
 func (d *binReader) instance() *Instance {

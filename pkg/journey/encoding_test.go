@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -93,3 +94,76 @@ func FuzzUserUnmarshalBinary(f *testing.F) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The split form (a head and one record per instance) holds the same user
+// as the whole form, and every truncation of either record is an error.
+func TestUserSplitRoundTrip(t *testing.T) {
+	u := sampleUser()
+	head, err := u.MarshalHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsHead(head) {
+		t.Fatal("MarshalHead wrote no head")
+	}
+	var got User
+	ids, err := got.UnmarshalHead(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(u.Instances) {
+		t.Fatalf("head lists %d instances, want %d", len(ids), len(u.Instances))
+	}
+	for i, id := range ids {
+		if id != u.Instances[i].ID {
+			t.Fatalf("instance %d: ID %q, want %q", i, id, u.Instances[i].ID)
+		}
+		b, err := MarshalInstance(u.Instances[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		packed := PackInstance(b)
+		inst, raw, err := UnmarshalInstance(packed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, b) {
+			t.Fatal("a packed instance unpacks to other bytes than MarshalInstance wrote")
+		}
+		unpacked, _, err := UnmarshalInstance(b)
+		if err != nil || !reflect.DeepEqual(unpacked, inst) {
+			t.Fatalf("the unpacked form reads differently: %v", err)
+		}
+		got.Instances = append(got.Instances, inst)
+		for _, rec := range [][]byte{b, packed} {
+			for n := range rec {
+				if _, _, err := UnmarshalInstance(rec[:n]); err == nil {
+					t.Fatalf("instance record (format %d) truncated to %d of %d bytes: no error", rec[0], n, len(rec))
+				}
+			}
+			if n, err := StateInstances(rec); n != 1 || err != nil {
+				t.Fatalf("StateInstances(instance) = %d, %v", n, err)
+			}
+		}
+	}
+	if !reflect.DeepEqual(&got, u) {
+		a, _ := json.Marshal(u)
+		g, _ := json.Marshal(&got)
+		t.Fatalf("split round trip:\n%s\n%s", a, g)
+	}
+	for n := range head {
+		if _, err := new(User).UnmarshalHead(head[:n]); err == nil {
+			t.Fatalf("head truncated to %d of %d bytes: no error", n, len(head))
+		}
+	}
+	whole, _ := u.MarshalBinary()
+	if IsHead(whole) {
+		t.Fatal("a whole user taken for a head")
+	}
+	if n, err := StateInstances(whole); n != 2 || err != nil {
+		t.Fatalf("StateInstances(whole) = %d, %v", n, err)
+	}
+	if n, err := StateInstances(head); n != 0 || err != nil {
+		t.Fatalf("StateInstances(head) = %d, %v", n, err)
+	}
+}

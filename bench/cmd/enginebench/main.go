@@ -286,7 +286,7 @@ func (d *deployment) waitConsumed(ctx context.Context, n int) (time.Time, error)
 }
 
 // stateBytes reads the engine's changelog and returns the bytes of the
-// latest user states and the instances they hold.
+// latest user states (heads and instances) and the instances they hold.
 func (d *deployment) stateBytes(ctx context.Context) (bytes, instances int, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(d.seeds...), kgo.ConsumeTopics(d.prefix+"changelog.engine"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -322,12 +322,14 @@ func (d *deployment) stateBytes(ctx context.Context) (bytes, instances int, err 
 		})
 	}
 	for _, v := range latest {
-		var u journey.User
-		if err := u.UnmarshalBinary(v); err != nil {
+		// A user's head and each of their instances are records of their
+		// own (a whole user in states written before the split).
+		n, err := journey.StateInstances(v)
+		if err != nil {
 			return 0, 0, err
 		}
 		bytes += len(v)
-		instances += len(u.Instances)
+		instances += n
 	}
 	return bytes, instances, nil
 }

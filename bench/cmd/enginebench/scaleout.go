@@ -232,18 +232,22 @@ func (o *ownership) check() (handovers int, minGap time.Duration, err error) {
 	var errs []error
 	for p, ss := range spans {
 		slices.SortFunc(ss, func(a, b span) int { return a.start.Compare(b.start) })
-		for i := 1; i < len(ss); i++ {
-			prev, next := ss[i-1], ss[i]
-			if prev.member == next.member {
-				continue
+		// prev is the span that ends last among those started so far: a
+		// span must start after every earlier span ended, not only after
+		// the one just before it.
+		prev := ss[0]
+		for _, next := range ss[1:] {
+			if prev.member != next.member {
+				handovers++
+				if gap := next.start.Sub(prev.end); gap < 0 {
+					errs = append(errs, fmt.Errorf("partition %d owned by %s (%s to %s) and %s (from %s) at once",
+						p, prev.member, prev.start.Format(time.StampMicro), prev.end.Format(time.StampMicro), next.member, next.start.Format(time.StampMicro)))
+				} else if minGap < 0 || gap < minGap {
+					minGap = gap
+				}
 			}
-			handovers++
-			gap := next.start.Sub(prev.end)
-			if gap < 0 {
-				errs = append(errs, fmt.Errorf("partition %d owned by %s (%s to %s) and %s (from %s) at once",
-					p, prev.member, prev.start.Format(time.StampMicro), prev.end.Format(time.StampMicro), next.member, next.start.Format(time.StampMicro)))
-			} else if minGap < 0 || gap < minGap {
-				minGap = gap
+			if next.end.After(prev.end) {
+				prev = next
 			}
 		}
 	}

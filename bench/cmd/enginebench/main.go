@@ -551,7 +551,7 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 		return err
 	}
 	var lats []time.Duration
-	warm := time.Now().Add(2 * time.Second)
+	warm := time.Now().Add(latencyWarmUp)
 	w, err := bench.Watch(seeds, d.prefix+"send.email", func(rec *kgo.Record, seen time.Time) {
 		var cmd records.SendCommand
 		if err := d.cd.Decode(ctx, rec.Value, &cmd); err != nil {
@@ -585,9 +585,23 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 	}
 	r.latRSS, r.latSends = u.PeakRSS, n
 	r.lat = bench.Summarise(lats)
-	logger.Printf("latency at %.0f events/s: p50 %v p99 %v max %v", r.rate, r.lat.P50, r.lat.P99, r.lat.Max)
+	logger.Printf("latency at %.0f events/s: %s", r.rate, latencyText(r.lat, r.latSends))
 	return nil
 }
+
+// latencyText is the latency run's figures: p50 / p99 / max, or that
+// there were no samples (every send arrived in the warm-up that is left
+// out, as with -latency at or below it), never zeros that read as
+// figures.
+func latencyText(l bench.Latencies, sends int) string {
+	if l.N == 0 {
+		return fmt.Sprintf("no samples (%d sends, all in the first %v that are left out: raise -latency)", sends, latencyWarmUp)
+	}
+	return fmt.Sprintf("%v / **%v** / %v (%d sends, %d samples)", l.P50.Round(time.Millisecond), l.P99.Round(time.Millisecond), l.Max.Round(time.Millisecond), sends, l.N)
+}
+
+// latencyWarmUp is the start of the latency run left out of its figures.
+const latencyWarmUp = 2 * time.Second
 
 // pace produces Signed Up events at r.rate for the latency duration, each
 // stamped with its send time, to fresh users (each enters once).
@@ -645,8 +659,7 @@ func (r *report) markdown() string {
 	if r.stateInstances > 0 {
 		w("| state per waiting cart instance (changelog bytes / instances; %d instances, ~%d items each) | **%d bytes** |\n", r.stateInstances, r.cfg.events/r.stateInstances, r.stateBytes/r.stateInstances)
 	}
-	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s: p50 / p99 / max | %v / **%v** / %v (%d sends) |\n",
-		r.rate, r.lat.P50.Round(time.Millisecond), r.lat.P99.Round(time.Millisecond), r.lat.Max.Round(time.Millisecond), r.latSends)
+	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s: p50 / p99 / max | %s |\n", r.rate, latencyText(r.lat, r.latSends))
 	if r.activeInstances > 0 {
 		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeRSS>>20)
 	}

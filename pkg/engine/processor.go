@@ -292,23 +292,8 @@ const rateKeptFrom = 10
 // the log says why.
 func (e *Engine) snapshot(c partition, user string) (*journey.Snapshot, error) {
 	ctx := context.Background()
-	snap := &journey.Snapshot{Catalog: e.catalog.Snapshot(), MaxPayloadBytes: e.cfg.MaxPayloadBytes, Lookup: e.lookupPort(c)}
-	v, ok, err := c.Lookup(e.topics.profiles, []byte(user))
-	if err != nil {
-		return nil, stream.Retryable(fmt.Errorf("read profile of user %q: %w", user, err))
-	}
-	if ok {
-		p, loc, err := e.profiles.get(ctx, e.codec, user, v, e.location)
-		switch {
-		case codec.IsTransient(err):
-			return nil, fmt.Errorf("decode profile of user %q: %w", user, err)
-		case err != nil:
-			// Sends are skipped and say so (no_profile).
-			e.log.Warn("undecodable profile: the user's journeys run without it", "user", user, "err", err)
-		default:
-			snap.Profile, snap.Location = p, loc
-		}
-	}
+	snap := &journey.Snapshot{Catalog: e.catalog.Snapshot(), MaxPayloadBytes: e.cfg.MaxPayloadBytes, Lookup: e.lookupPort(c),
+		LoadProfile: func() (*records.Profile, *time.Location, error) { return e.profile(c, user) }}
 	for name, topic := range e.topics.facts {
 		v, ok, err := c.Lookup(topic, []byte(user))
 		if err != nil {
@@ -334,6 +319,28 @@ func (e *Engine) snapshot(c partition, user string) (*journey.Snapshot, error) {
 		}
 	}
 	return snap, nil
+}
+
+// profile reads and decodes the user's profile, when the semantics first
+// need it (journey.Snapshot.LoadProfile): nil when there is none or it
+// cannot be decoded (sends are then skipped and say so: no_profile).
+func (e *Engine) profile(c partition, user string) (*records.Profile, *time.Location, error) {
+	v, ok, err := c.Lookup(e.topics.profiles, []byte(user))
+	if err != nil {
+		return nil, nil, stream.Retryable(fmt.Errorf("read profile of user %q: %w", user, err))
+	}
+	if !ok {
+		return nil, nil, nil
+	}
+	p, loc, err := e.profiles.get(context.Background(), e.codec, user, v, e.location)
+	switch {
+	case codec.IsTransient(err):
+		return nil, nil, fmt.Errorf("decode profile of user %q: %w", user, err)
+	case err != nil:
+		e.log.Warn("undecodable profile: the user's journeys run without it", "user", user, "err", err)
+		return nil, nil, nil
+	}
+	return p, loc, nil
 }
 
 // lookupPort reads lookup rows for the semantics (journey.Snapshot.Lookup):

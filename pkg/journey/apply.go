@@ -47,6 +47,13 @@ type Snapshot struct {
 	Catalog Catalog
 	// Profile is the user's profile; nil when the engine has none.
 	Profile *records.Profile
+	// LoadProfile, when set, is the port Profile and Location are read
+	// through instead, once, the first time Apply needs them: most inputs
+	// (an event that updates a waiting cart) read neither, and the engine
+	// then does not read or decode the profile at all. It returns nil for
+	// no profile; an error says the profile could not be read, and stops
+	// Apply as a Lookup error does.
+	LoadProfile func() (*records.Profile, *time.Location, error)
 	// Facts holds the user's facts by name.
 	Facts map[string]any
 	// Location is the profile's time zone, resolved by the engine; nil
@@ -196,6 +203,8 @@ type applier struct {
 	// each event, each instance's items (dropped when they change), and
 	// each journey's entry key of each event.
 	profile map[string]any
+	// user is the profile and its time zone, once read (userProfile).
+	user *loadedProfile
 	events  map[*records.Event]map[string]any
 	items   map[*Instance][]any
 	keys    map[entryKeyOf]entryKeyResult
@@ -209,6 +218,30 @@ type entryKeyOf struct {
 type entryKeyResult struct {
 	key string
 	err error
+}
+
+type loadedProfile struct {
+	p   *records.Profile
+	loc *time.Location
+}
+
+// userProfile returns the user's profile (nil: none) and its time zone
+// (nil: none), read through the snapshot's LoadProfile port on first use.
+func (a *applier) userProfile() (*records.Profile, *time.Location) {
+	if a.user == nil {
+		a.user = &loadedProfile{p: a.env.Profile, loc: a.env.Location}
+		if load := a.env.LoadProfile; load != nil {
+			p, loc, err := load()
+			if err != nil {
+				if a.err == nil {
+					a.err = fmt.Errorf("read the profile: %w", err)
+				}
+				p, loc = nil, nil
+			}
+			a.user.p, a.user.loc = p, loc
+		}
+	}
+	return a.user.p, a.user.loc
 }
 
 // journeyOf returns the version inst is pinned to.

@@ -51,7 +51,10 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 	if slices.Contains(a.u.Unsubscribed, s.Channel) {
 		return skip("unsubscribed", map[string]any{"channel": s.Channel})
 	}
-	p := a.env.Profile
+	p, _ := a.userProfile()
+	if a.err != nil {
+		return "", true // the input is not applied (see Apply)
+	}
 	if p == nil {
 		if s.Missing == MissingWait && a.waitForData(j, inst, s) {
 			return a.hold(j, inst, SendDecision{At: a.now.Add(missingRecheck), Reason: "missing_data"}, held)

@@ -161,8 +161,8 @@ func (a *applier) split(j *Journey, inst *Instance, st *Step) (string, bool) {
 
 // location is the user's time zone: the profile's, else the journey's.
 func (a *applier) location(j *Journey) *time.Location {
-	if a.env.Location != nil {
-		return a.env.Location
+	if _, loc := a.userProfile(); loc != nil {
+		return loc
 	}
 	return j.Location
 }

@@ -97,7 +97,7 @@ func (a *applier) profileVars() map[string]any {
 		return a.profile
 	}
 	a.profile = map[string]any{}
-	p := a.env.Profile
+	p, _ := a.userProfile()
 	if p == nil {
 		return a.profile
 	}

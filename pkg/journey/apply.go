@@ -204,10 +204,10 @@ type applier struct {
 	// each journey's entry key of each event.
 	profile map[string]any
 	// user is the profile and its time zone, once read (userProfile).
-	user *loadedProfile
-	events  map[*records.Event]map[string]any
-	items   map[*Instance][]any
-	keys    map[entryKeyOf]entryKeyResult
+	user   *loadedProfile
+	events map[*records.Event]map[string]any
+	items  map[*Instance][]any
+	keys   map[entryKeyOf]entryKeyResult
 }
 
 type entryKeyOf struct {

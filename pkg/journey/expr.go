@@ -19,6 +19,8 @@ import (
 	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/ext"
 	"github.com/google/cel-go/interpreter"
+
+	"github.com/beckon-dev/beckon/pkg/records"
 )
 
 // CostLimit bounds the work of one evaluation, in CEL's cost units (about
@@ -114,6 +116,11 @@ type Expr struct {
 	// the variable and the keys, evaluated by walking the maps, which
 	// gives CEL's result and errors at a fraction of the cost.
 	path []string
+	// prop is set for a selection of one event property
+	// (event.properties.cart_id): its name, read from the event's JSON
+	// text when the Vars carry it (see Vars.props), without the parsed
+	// map.
+	prop string
 }
 
 // selection matches a plain field selection on a variable.
@@ -124,7 +131,7 @@ func (e *Expr) walk(v *Vars) (any, error) {
 	var cur any
 	switch e.path[0] {
 	case varEvent:
-		cur = v.Event
+		cur = v.event()
 	case varProfile:
 		cur = v.Profile
 	case varFacts:
@@ -184,6 +191,9 @@ func CompileExpr(src string) (*Expr, error) {
 	e := &Expr{src: src, prg: prg, out: ast.OutputType()}
 	if m := selection.FindStringSubmatch(src); m != nil {
 		e.path = append([]string{m[1]}, strings.Split(m[2][1:], ".")...)
+		if len(e.path) == 3 && e.path[0] == varEvent && e.path[1] == "properties" {
+			e.prop = e.path[2]
+		}
 	}
 	seen := map[string]bool{}
 	for _, r := range ast.NativeRep().ReferenceMap() {
@@ -229,6 +239,22 @@ type Vars struct {
 	// Lookups holds a send step's named lookups (empty elsewhere).
 	Lookups map[string]any
 	Now     time.Time
+	// lazyEvent, when set, builds Event on its first read (see event):
+	// most expressions on an event read one property, which props gives
+	// without the map.
+	lazyEvent func() map[string]any
+	// props is the event's properties as JSON text, when set (hasProps):
+	// a property selection reads its field from it (Expr.prop).
+	props    records.JSON
+	hasProps bool
+}
+
+// event returns Event, built on first use when it is lazy.
+func (v *Vars) event() map[string]any {
+	if v.Event == nil && v.lazyEvent != nil {
+		v.Event = v.lazyEvent()
+	}
+	return v.Event
 }
 
 // Eval evaluates the expression and returns its value as plain Go: nil,
@@ -240,6 +266,16 @@ func (e *Expr) Eval(v *Vars) (any, error) {
 	if v == nil {
 		v = &Vars{}
 	}
+	if e.prop != "" && v.hasProps {
+		// What walk gives on the parsed properties, unless the text is
+		// one Field leaves to the full parse.
+		if x, found, ok := v.props.Field(e.prop); ok {
+			if !found {
+				return nil, fmt.Errorf("evaluate %q: no such key: %s", e.src, e.prop)
+			}
+			return x, nil
+		}
+	}
 	if e.path != nil {
 		return e.walk(v)
 	}
@@ -250,7 +286,7 @@ func (e *Expr) Eval(v *Vars) (any, error) {
 func (e *Expr) eval(v *Vars) (any, error) {
 	b := newBudget()
 	out, _, err := e.prg.ContextEval(spent, map[string]any{
-		varEvent:   orEmpty(v.Event),
+		varEvent:   orEmpty(v.event()),
 		varProfile: orEmpty(v.Profile),
 		varFacts:   orEmpty(v.Facts),
 		varState:   orEmpty(v.State),

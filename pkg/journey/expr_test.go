@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beckon-dev/beckon/pkg/records"
 )
 
 // vars are inputs as the engine builds them: properties decoded by
@@ -311,6 +313,54 @@ func TestSelectionFastPathMatchesCEL(t *testing.T) {
 	for _, src := range []string{"event.properties.price + 1.0", "has(event.name)", "event['name']", "event.properties.?x.orValue(1)"} {
 		if e, err := CompileExpr(src); err != nil || e.path != nil {
 			t.Errorf("%s: taken for a plain selection (%v)", src, err)
+		}
+	}
+}
+
+// TestPropertyFastPathMatchesCEL: a selection of one event property is
+// read from the properties' JSON text (records.JSON.Field), without the
+// parsed map; results and failures agree with CEL on the parsed event,
+// and the failures' text with the map walk's.
+func TestPropertyFastPathMatchesCEL(t *testing.T) {
+	texts := []string{
+		`{"cart_id":"c1","price":19.9,"gift":false,"note":null,"tags":["a",1],"variant":{"size":"M"},"n":3}`,
+		`{"cart_id":"c1","cart_id":"c2"}`, `{}`, ``, `null`, `{"cart_id":"caf\u00e9"}`, `{"a\"b":1,"cart_id":"c1"}`,
+		`{"cart_id":"c1",}`, `[1]`, `"text"`, `{"cart_id":1e400}`, `{"cart_id":"c1"} x`, `{"esc":"a\nb","cart_id":-0.5e2}`,
+	}
+	for _, text := range texts {
+		props := records.JSON(text)
+		parsed, err := props.Map()
+		event := map[string]any{"name": "Product Added", "properties": parsed}
+		if err != nil {
+			event["properties"] = map[string]any(nil) // what eventVars gives
+		}
+		for _, field := range []string{"cart_id", "price", "gift", "note", "tags", "variant", "n", "esc", "missing"} {
+			src := "event.properties." + field
+			e, err := CompileExpr(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.prop != field {
+				t.Fatalf("%s: not recognised as a property selection", src)
+			}
+			built := false
+			fastVars := &Vars{props: props, hasProps: true, lazyEvent: func() map[string]any { built = true; return event }}
+			fast, fastErr := e.Eval(fastVars)
+			slow, slowErr := e.eval(&Vars{Event: event})
+			walked, walkErr := e.walk(&Vars{Event: event})
+			if (fastErr == nil) != (slowErr == nil) {
+				t.Errorf("%s on %s: fast err %v, CEL err %v", src, text, fastErr, slowErr)
+				continue
+			}
+			if fmt.Sprint(fastErr) != fmt.Sprint(walkErr) {
+				t.Errorf("%s on %s: fast err %v, walk err %v", src, text, fastErr, walkErr)
+			}
+			if fmt.Sprintf("%#v", fast) != fmt.Sprintf("%#v", slow) || fmt.Sprintf("%#v", fast) != fmt.Sprintf("%#v", walked) {
+				t.Errorf("%s on %s: fast %#v, CEL %#v, walk %#v", src, text, fast, slow, walked)
+			}
+			if built && text == texts[0] {
+				t.Errorf("%s on %s: the properties were parsed whole", src, text)
+			}
 		}
 	}
 }

@@ -196,7 +196,7 @@ func (a *applier) hold(j *Journey, inst *Instance, d SendDecision, before string
 func (a *applier) payload(j *Journey, inst *Instance, s *Send, vars *Vars) (records.JSON, error) {
 	out := map[string]any{}
 	if len(s.Payload) == 0 {
-		out["event"] = vars.Event["properties"]
+		out["event"] = vars.event()["properties"]
 		out["state"] = vars.State
 		out["traits"] = vars.Profile["traits"]
 		if len(vars.Lookups) > 0 {

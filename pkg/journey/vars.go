@@ -31,7 +31,9 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen, need 
 		v.Facts = map[string]any{}
 	}
 	if ev != nil && need&needEvent != 0 {
-		v.Event = a.eventVars(ev)
+		v.Event = nil
+		v.lazyEvent = func() map[string]any { return a.eventVars(ev) }
+		v.props, v.hasProps = ev.Properties, true
 	}
 	if inst != nil && need&needState != 0 {
 		for k, x := range inst.Vars {

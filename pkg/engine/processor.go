@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -123,16 +124,19 @@ func (e *Engine) process(c partition, m stream.Message) error {
 // apply runs the journey semantics on one input of user and carries out
 // their effects.
 func (e *Engine) apply(c partition, user string, in journey.Input) error {
-	u, stored, err := e.loadUser(c, user)
+	snap, err := e.snapshot(c, user)
 	if err != nil {
 		return err
 	}
-	snap, err := e.snapshot(c, user)
+	u, stored, err := e.loadUser(c, user, func(u *journey.User) []bool { return journey.Touches(u, in, snap) })
 	if err != nil {
 		return err
 	}
 	// Stored times have millisecond resolution, like the timers.
 	fx, err := journey.Apply(u, in, snap, c.Now().Truncate(time.Millisecond))
+	if errors.Is(err, journey.ErrNotLoaded) {
+		return fmt.Errorf("apply user %q: %w", user, err) // a bug: retrying cannot fix it
+	}
 	if err != nil {
 		// Only a port that could not read fails Apply: the input is
 		// retried on the stored state (u is discarded).
@@ -156,10 +160,14 @@ type storedUser struct {
 }
 
 // loadUser reads the user's journey state: the head under the user's key
-// and each instance under its own key (instanceKey). A head written
+// and the instances under their own keys (instanceKey). A head written
 // before instances were stored apart is the whole user; it is read as
-// such and rewritten in the split form on its first change.
-func (e *Engine) loadUser(c partition, user string) (*journey.User, storedUser, error) {
+// such and rewritten in the split form on its first change. With touches
+// (journey.Touches of the input) and a head that summarises its
+// instances, only the instances the input touches are read; the others
+// stay stubs, which Apply leaves and storeUser does not write. Without
+// touches every instance is read.
+func (e *Engine) loadUser(c partition, user string, touches func(*journey.User) []bool) (*journey.User, storedUser, error) {
 	u := &journey.User{ID: user}
 	v, ok, err := c.Get([]byte(user))
 	if err != nil {
@@ -175,13 +183,24 @@ func (e *Engine) loadUser(c partition, user string) (*journey.User, storedUser, 
 		}
 		return u, st, nil
 	}
-	ids, err := u.UnmarshalHead(v)
+	ids, stubs, err := u.UnmarshalHeadStubs(v)
 	if err != nil {
 		return nil, storedUser{}, fmt.Errorf("stored journey state of user %q: %w", user, err)
 	}
+	var touched []bool
+	if stubs != nil {
+		u.Instances = stubs
+		if touches != nil {
+			touched = touches(u)
+		}
+	} else {
+		u.Instances = make([]*journey.Instance, 0, len(ids))
+	}
 	st.instances = make(map[string][]byte, len(ids))
-	u.Instances = make([]*journey.Instance, 0, len(ids))
-	for _, id := range ids {
+	for i, id := range ids {
+		if touched != nil && !touched[i] {
+			continue // a stub
+		}
 		b, ok, err := c.Get(instanceKey(user, id))
 		if err != nil {
 			return nil, storedUser{}, stream.Retryable(fmt.Errorf("read journey instance %s of user %q: %w", id, user, err))
@@ -195,7 +214,11 @@ func (e *Engine) loadUser(c partition, user string) (*journey.User, storedUser, 
 		if err != nil {
 			return nil, storedUser{}, fmt.Errorf("stored journey instance %s of user %q: %w", id, user, err)
 		}
-		u.Instances = append(u.Instances, inst)
+		if stubs != nil {
+			u.Instances[i] = inst
+		} else {
+			u.Instances = append(u.Instances, inst)
+		}
 		st.instances[id] = raw
 	}
 	return u, st, nil
@@ -247,6 +270,13 @@ func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 	bp := encodeBuffers.Get().(*[]byte)
 	defer encodeBuffers.Put(bp)
 	for _, inst := range u.Instances {
+		if inst.Stub() {
+			// Not read, so not changed: its record stays.
+			if kept != nil {
+				kept[inst.ID] = true
+			}
+			continue
+		}
 		b, err := journey.AppendInstance((*bp)[:0], inst)
 		*bp = b
 		if err != nil {

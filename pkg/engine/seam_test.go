@@ -34,8 +34,8 @@ type fakePartition struct {
 	timers map[string]time.Time
 	emits  []emitted
 	fail   string
-	// sets lists the state keys written, in order.
-	sets []string
+	// sets and gets list the state keys written and read, in order.
+	sets, gets []string
 	// onLookup runs on every table read, before it answers.
 	onLookup func(topic string)
 }
@@ -56,6 +56,7 @@ func (f *fakePartition) Get(key []byte) ([]byte, bool, error) {
 	if f.fail == "state" {
 		return nil, false, errDown
 	}
+	f.gets = append(f.gets, string(key))
 	v, ok := f.state[string(key)]
 	return v, ok, nil
 }

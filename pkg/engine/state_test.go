@@ -45,7 +45,7 @@ func (r *seamRig) mustHandle(m stream.Message) {
 // user reads u1's stored state as the engine does.
 func (r *seamRig) user() *journey.User {
 	r.t.Helper()
-	u, _, err := r.e.loadUser(r.p, "u1")
+	u, _, err := r.e.loadUser(r.p, "u1", nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -86,6 +86,52 @@ func TestStateEventRewritesOnlyItsInstance(t *testing.T) {
 	}
 	if c0 := r.user().Instances; len(c0) != 1 || c0[0].EntryKey != "c0" || !reflect.DeepEqual(left, []string{string(instanceKey("u1", c0[0].ID))}) {
 		t.Fatalf("after c1's order: instance records %q", left)
+	}
+}
+
+// An event reads only the instances it can touch: cart c1's event reads
+// the head and c1's record, and leaves c0's unread and unwritten; an
+// event no rule names reads no instance; a timer reads its own.
+func TestStateEventReadsOnlyItsInstance(t *testing.T) {
+	r := newSeamRig(t, holdCartJourney)
+	r.mustHandle(r.event("m1", "Product Added", `{"cart_id":"c0","sku":"A"}`))
+	r.mustHandle(r.event("m2", "Product Added", `{"cart_id":"c1","sku":"B"}`))
+	ids := map[string]string{}
+	for _, inst := range r.user().Instances {
+		ids[inst.EntryKey] = inst.ID
+	}
+	stateGets := func() []string {
+		var out []string
+		for _, k := range r.p.gets {
+			if k == "u1" || strings.HasPrefix(k, "u1\x00") {
+				out = append(out, k)
+			}
+		}
+		r.p.gets, r.p.sets = nil, nil
+		return out
+	}
+	stateGets()
+	r.mustHandle(r.event("m3", "Product Added", `{"cart_id":"c1","sku":"C"}`))
+	if got, want := stateGets(), []string{"u1", string(instanceKey("u1", ids["c1"]))}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("cart c1's event read %q, want the head and c1's instance %q", got, want)
+	}
+	r.mustHandle(r.event("m4", "Page Viewed", `{"cart_id":"c1"}`))
+	if got, want := stateGets(), []string{"u1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("an event no rule names read %q, want only the head", got)
+	}
+	r.mustHandle(stream.Message{Kind: stream.KindTimer, Key: timerKey("u1", ids["c0"])})
+	if got, want := stateGets(), []string{"u1", string(instanceKey("u1", ids["c0"]))}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("c0's timer read %q, want the head and c0's instance %q", got, want)
+	}
+	u := r.user()
+	if len(u.Instances) != 2 || u.Instances[0].Stub() || u.Instances[1].Stub() {
+		t.Fatalf("after the events: %d instances, want both carts, loaded", len(u.Instances))
+	}
+	for _, inst := range u.Instances {
+		want := map[string]int{"c0": 1, "c1": 2}[inst.EntryKey]
+		if len(inst.Items) != want {
+			t.Errorf("cart %s: %d items, want %d", inst.EntryKey, len(inst.Items), want)
+		}
 	}
 }
 

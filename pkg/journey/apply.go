@@ -144,6 +144,9 @@ const (
 // activity that says so.
 func Apply(u *User, in Input, snap *Snapshot, now time.Time) (Effects, error) {
 	a := &applier{u: u, in: in, env: snap, now: now}
+	if a.checkLoaded(); a.err != nil {
+		return Effects{}, a.err
+	}
 	switch {
 	case in.Wake != "":
 		if inst := u.instance(in.Wake); inst != nil {
@@ -255,6 +258,9 @@ func (a *applier) event(ev *records.Event) {
 	for _, inst := range slices.Clone(a.u.Instances) {
 		if a.err != nil {
 			return
+		}
+		if inst.stub {
+			continue // untouched (checkLoaded)
 		}
 		j := a.journeyOf(inst)
 		if j == nil {

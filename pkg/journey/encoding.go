@@ -33,12 +33,20 @@ import (
 // engine stores: an instance is mostly JSON values with the same field
 // names (a cart's items), which compress to less than half. A head of
 // format 1 or 2 is a whole user, read by UnmarshalBinary.
+//
+// 6 (what MarshalHead writes) is format 3 with a summary of each instance
+// beside its ID: its journey, version, entry key and step, what decides
+// whether an input touches it (Touches). The engine then reads and
+// decodes only the instances an input touches: an event of a user's cart
+// c1 leaves cart c0's record unread. Format 3 heads still read (every
+// instance is then read).
 const (
 	userFormatV1         = 1
 	userFormatV2         = 2
 	headFormat           = 3
 	instanceFormat       = 4
 	packedInstanceFormat = 5
+	summaryHeadFormat    = 6
 )
 
 // maxInstanceBytes bounds what a packed instance may unpack to, so a
@@ -65,15 +73,19 @@ func (u *User) marshal(v1 bool) ([]byte, error) {
 }
 
 // MarshalHead encodes the user's state without their instances (format
-// 3): the instances' IDs in order stand for them, each instance stored
-// apart (MarshalInstance).
+// 6): the instances' IDs in order and their summaries stand for them, each
+// instance stored apart (MarshalInstance).
 func (u *User) MarshalHead() ([]byte, error) {
-	e := &binWriter{b: make([]byte, 0, 64+13*len(u.Instances))}
-	e.b = append(e.b, headFormat)
+	e := &binWriter{b: make([]byte, 0, 64+32*len(u.Instances))}
+	e.b = append(e.b, summaryHeadFormat)
 	e.str(u.ID)
 	e.uint(uint64(len(u.Instances)))
 	for _, inst := range u.Instances {
 		e.id(inst.ID)
+		e.str(inst.Journey)
+		e.uint(uint64(inst.Version))
+		e.str(inst.EntryKey)
+		e.str(inst.Step)
 	}
 	e.history(u)
 	return e.b, e.err
@@ -89,35 +101,57 @@ func MarshalInstance(inst *Instance) ([]byte, error) {
 // every instance of a user on each of their events to compare it with
 // what is stored, into one reused buffer.
 func AppendInstance(b []byte, inst *Instance) ([]byte, error) {
+	if inst.stub {
+		return b, fmt.Errorf("instance %s: a stub (UnmarshalHeadStubs) has no record to encode", inst.ID)
+	}
 	e := &binWriter{b: b}
 	e.b = append(e.b, instanceFormat)
 	e.instance(inst)
 	return e.b, e.err
 }
 
-// IsHead says whether b, a user's stored state, is a head (format 3),
-// whose instances are stored apart, rather than a whole user (formats 1
-// and 2, UnmarshalBinary).
-func IsHead(b []byte) bool { return len(b) > 0 && b[0] == headFormat }
+// IsHead says whether b, a user's stored state, is a head (formats 3 and
+// 6), whose instances are stored apart, rather than a whole user (formats
+// 1 and 2, UnmarshalBinary).
+func IsHead(b []byte) bool { return len(b) > 0 && (b[0] == headFormat || b[0] == summaryHeadFormat) }
 
 // UnmarshalHead decodes what MarshalHead encoded into u, without
 // instances, and returns the IDs of the instances stored apart, in order.
 func (u *User) UnmarshalHead(b []byte) ([]string, error) {
+	ids, _, err := u.UnmarshalHeadStubs(b)
+	return ids, err
+}
+
+// UnmarshalHeadStubs is UnmarshalHead that also returns, from a head of
+// format 6, a stub of each instance (in the IDs' order): an Instance with
+// only what the head says of it (ID, journey, version, entry key, step),
+// which Apply leaves as it is when Touches says the input does not touch
+// it, and storing it writes no instance record. stubs is nil for a head
+// of format 3, which says nothing of its instances.
+func (u *User) UnmarshalHeadStubs(b []byte) (ids []string, stubs []*Instance, err error) {
 	if !IsHead(b) {
-		return nil, errors.New("journey state head: unknown format")
+		return nil, nil, errors.New("journey state head: unknown format")
 	}
+	summaries := b[0] == summaryHeadFormat
 	d := &binReader{b: b[1:], v2: true}
 	*u = User{ID: d.str()}
 	n := d.count()
-	ids := make([]string, 0, n)
+	ids = make([]string, 0, n)
+	if summaries {
+		stubs = make([]*Instance, 0, n)
+	}
 	for range n {
-		ids = append(ids, d.id())
+		id := d.id()
+		ids = append(ids, id)
+		if summaries {
+			stubs = append(stubs, &Instance{ID: id, Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(), stub: true})
+		}
 	}
 	d.history(u)
 	if err := d.end(); err != nil {
-		return nil, fmt.Errorf("journey state head: %w", err)
+		return nil, nil, fmt.Errorf("journey state head: %w", err)
 	}
-	return ids, nil
+	return ids, stubs, nil
 }
 
 // PackInstance compresses what MarshalInstance encoded (format 5).

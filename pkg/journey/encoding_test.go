@@ -167,3 +167,50 @@ func TestUserSplitRoundTrip(t *testing.T) {
 		t.Fatalf("StateInstances(head) = %d, %v", n, err)
 	}
 }
+
+// A head of format 6 summarises its instances (stubs that Touches can
+// judge); a head of format 3, written before, still reads, with no stubs
+// (every instance is then read).
+func TestHeadStubsAndFormat3(t *testing.T) {
+	u := sampleUser()
+	head, err := u.MarshalHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got User
+	ids, stubs, err := got.UnmarshalHeadStubs(head)
+	if err != nil || len(ids) != len(u.Instances) || len(stubs) != len(u.Instances) {
+		t.Fatalf("format 6: %d IDs, %d stubs, %v", len(ids), len(stubs), err)
+	}
+	for i, s := range stubs {
+		w := u.Instances[i]
+		want := &Instance{ID: w.ID, Journey: w.Journey, Version: w.Version, EntryKey: w.EntryKey, Step: w.Step, stub: true}
+		if !reflect.DeepEqual(s, want) || !s.Stub() || ids[i] != w.ID {
+			t.Errorf("stub %d: %+v, want %+v", i, s, want)
+		}
+		if _, err := MarshalInstance(s); err == nil {
+			t.Errorf("stub %d encoded as if it were the instance", i)
+		}
+	}
+	// The same user's head as format 3 wrote it: IDs only.
+	e := &binWriter{}
+	e.b = append(e.b, headFormat)
+	e.str(u.ID)
+	e.uint(uint64(len(u.Instances)))
+	for _, inst := range u.Instances {
+		e.id(inst.ID)
+	}
+	e.history(u)
+	var old User
+	ids3, stubs3, err := old.UnmarshalHeadStubs(e.b)
+	if err != nil || !reflect.DeepEqual(ids3, ids) || stubs3 != nil || !IsHead(e.b) {
+		t.Fatalf("format 3: IDs %q, stubs %v, %v", ids3, stubs3, err)
+	}
+	got.Instances = nil
+	if !reflect.DeepEqual(&old, &got) {
+		t.Fatal("format 3 and 6 heads hold different users")
+	}
+	if n, err := StateInstances(e.b); n != 0 || err != nil {
+		t.Fatalf("StateInstances(format 3 head) = %d, %v", n, err)
+	}
+}

@@ -95,7 +95,15 @@ type Instance struct {
 	// TraceID and SpanID link the instance to its trigger's trace.
 	TraceID string `json:"trace,omitempty"`
 	SpanID  string `json:"span,omitempty"`
+	// stub says only ID, Journey, Version, EntryKey and Step are known
+	// (UnmarshalHeadStubs): the instance's record was not read.
+	stub bool
 }
+
+// Stub says whether inst is a stub of an instance whose record was not
+// read (see UnmarshalHeadStubs and Touches): it is unchanged and has no
+// record to write.
+func (inst *Instance) Stub() bool { return inst.stub }
 
 // TriggerEvent is what the instance keeps of its trigger event.
 type TriggerEvent struct {

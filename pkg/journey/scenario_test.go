@@ -151,6 +151,7 @@ func (s *scenario) apply(in Input) Effects {
 	if string(a) != string(b) {
 		s.t.Fatalf("Apply is not deterministic:\n%s\n%s", a, b)
 	}
+	s.checkTouches(before, in, fx)
 	s.sends = append(s.sends, fx.Sends...)
 	s.activities = append(s.activities, fx.Activities...)
 	s.handoffs = append(s.handoffs, fx.Handoffs...)
@@ -162,6 +163,53 @@ func (s *scenario) apply(in Input) Effects {
 		}
 	}
 	return fx
+}
+
+// checkTouches applies in again to the user as it was (before), with
+// every instance Touches says the input does not touch replaced by its
+// stub, as the engine loads it: the effects and the resulting user must
+// be the same, and the untouched instances unchanged.
+func (s *scenario) checkTouches(before []byte, in Input, fx Effects) {
+	s.t.Helper()
+	var u User
+	if err := json.Unmarshal(before, &u); err != nil {
+		s.t.Fatal(err)
+	}
+	untouched := map[string][]byte{}
+	for i, t := range Touches(&u, in, s.env) {
+		if inst := u.Instances[i]; !t {
+			untouched[inst.ID], _ = json.Marshal(inst)
+			u.Instances[i] = &Instance{ID: inst.ID, Journey: inst.Journey, Version: inst.Version, EntryKey: inst.EntryKey, Step: inst.Step, stub: true}
+		}
+	}
+	fx3, err := Apply(&u, in, s.env, s.now)
+	if err != nil {
+		s.t.Fatalf("apply with stubs: %v", err)
+	}
+	a, _ := json.Marshal(fx)
+	b, _ := json.Marshal(fx3)
+	if string(a) != string(b) {
+		s.t.Fatalf("Apply with untouched instances as stubs has other effects:\n%s\n%s", a, b)
+	}
+	for i, inst := range u.Instances {
+		if inst.stub {
+			var orig Instance
+			_ = json.Unmarshal(untouched[inst.ID], &orig)
+			u.Instances[i] = &orig
+		}
+	}
+	for _, inst := range s.u.Instances {
+		if was, ok := untouched[inst.ID]; ok {
+			if now, _ := json.Marshal(inst); string(now) != string(was) {
+				s.t.Fatalf("instance %s changed though Touches said the input does not touch it:\n%s\n%s", inst.ID, was, now)
+			}
+		}
+	}
+	got, _ := json.Marshal(&u)
+	want, _ := json.Marshal(s.u)
+	if string(got) != string(want) {
+		s.t.Fatalf("Apply with stubs left another user:\n%s\n%s", got, want)
+	}
 }
 
 // event delivers an event now; props is a JSON object.

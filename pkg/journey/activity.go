@@ -31,7 +31,7 @@ func (a *applier) activity(j *Journey, inst *Instance, kind records.ActivityKind
 		act.JourneyVersion = j.Version
 	}
 	if len(details) > 0 {
-		act.Details, _ = records.NewJSON(jsonValue(details))
+		act.Details = detailsJSON(details)
 	}
 	a.fx.Activities = append(a.fx.Activities, act)
 }
@@ -58,7 +58,7 @@ func (a *applier) userActivity(j *Journey, kind records.ActivityKind, reason str
 		SpanID:         a.in.SpanID,
 	}
 	if len(details) > 0 {
-		act.Details, _ = records.NewJSON(jsonValue(details))
+		act.Details = detailsJSON(details)
 	}
 	a.fx.Activities = append(a.fx.Activities, act)
 }

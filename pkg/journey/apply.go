@@ -72,6 +72,16 @@ type Snapshot struct {
 	// MaxPayloadBytes caps a send command's payload; a larger one is not
 	// sent (an error activity says so). Default DefaultMaxPayloadBytes.
 	MaxPayloadBytes int
+
+	// keys are the entry keys Touches evaluated for an event, which Apply
+	// of the same event reuses instead of evaluating them again.
+	keys *eventKeys
+}
+
+// eventKeys are the entry keys of one event, by journey.
+type eventKeys struct {
+	ev   *records.Event
+	keys map[entryKeyOf]entryKeyResult
 }
 
 // ErrNoTable is what a Lookup port returns (wrapped) for a table it does
@@ -144,6 +154,9 @@ const (
 // activity that says so.
 func Apply(u *User, in Input, snap *Snapshot, now time.Time) (Effects, error) {
 	a := &applier{u: u, in: in, env: snap, now: now}
+	if k := snap.keys; k != nil && in.Event != nil && k.ev == in.Event {
+		a.keys = k.keys
+	}
 	if a.checkLoaded(); a.err != nil {
 		return Effects{}, a.err
 	}

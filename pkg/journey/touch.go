@@ -23,12 +23,18 @@ var ErrNotLoaded = errors.New("instance not loaded")
 // may read or change it under snap. Apply leaves an instance it reports
 // false for exactly as it is, so that instance may be a stub; one it
 // reports true for must be loaded. It is Apply's own test (the same
-// entry keys, catalog states and rules), so the two agree.
+// entry keys, catalog states and rules), so the two agree. The entry keys
+// it evaluates are kept in snap for Apply of the same input.
 func Touches(u *User, in Input, snap *Snapshot) []bool {
 	a := &applier{u: u, in: in, env: snap}
 	out := make([]bool, len(u.Instances))
 	for i, inst := range u.Instances {
 		out[i] = a.touches(inst)
+	}
+	if in.Event != nil && a.keys != nil {
+		// Apply of the same event reuses them (entry keys depend on the
+		// event and the journey only).
+		snap.keys = &eventKeys{ev: in.Event, keys: a.keys}
 	}
 	return out
 }

@@ -73,3 +73,63 @@ func BenchmarkEnrichedPayload(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyCartEventSplit is BenchmarkApplyCartEvent on the state as
+// the engine stores it: the head (format 6) and the packed record of the
+// instance the event touches are decoded (the other cart stays a stub),
+// and the touched instance and the head are encoded back.
+func BenchmarkApplyCartEventSplit(b *testing.B) {
+	s := newScenario(&testing.T{}, cartJourney)
+	for i := range 10 {
+		s.event("Product Added", fmt.Sprintf(`{"cart_id":"c%d","sku":"sku-%d","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`, i%2, i))
+	}
+	head, err := s.u.MarshalHead()
+	if err != nil {
+		b.Fatal(err)
+	}
+	packed := map[string][]byte{}
+	for _, inst := range s.u.Instances {
+		raw, err := MarshalInstance(inst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		packed[inst.ID] = PackInstance(raw)
+	}
+	ev := &records.Event{MessageID: "m", Type: records.EventTrack, Name: "Product Added", UserID: "u1", Timestamp: t0,
+		Properties: records.JSON(`{"cart_id":"c1","sku":"sku-3","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`)}
+	now := t0.Add(time.Minute)
+	var buf []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		var u User
+		ids, stubs, err := u.UnmarshalHeadStubs(head)
+		if err != nil {
+			b.Fatal(err)
+		}
+		u.Instances = stubs
+		snap := *s.env
+		in := Input{Event: ev}
+		for i, t := range Touches(&u, in, &snap) {
+			if t {
+				if u.Instances[i], _, err = UnmarshalInstance(packed[ids[i]]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if _, err := Apply(&u, in, &snap, now); err != nil {
+			b.Fatal(err)
+		}
+		for _, inst := range u.Instances {
+			if !inst.Stub() {
+				if buf, err = AppendInstance(buf[:0], inst); err != nil {
+					b.Fatal(err)
+				}
+				_ = PackInstance(buf)
+			}
+		}
+		if _, err := u.MarshalHead(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -536,12 +536,26 @@ func (e *binWriter) id(s string) {
 		e.str(s)
 		return
 	}
-	if b, err := hex.DecodeString(s); err == nil && len(b) == 12 && hex.EncodeToString(b) == s {
-		e.b = append(append(e.b, 1), b...)
-		return
+	var b [12]byte
+	if len(s) == 24 && isLowerHex(s) {
+		if _, err := hex.Decode(b[:], []byte(s)); err == nil {
+			e.b = append(append(e.b, 1), b[:]...)
+			return
+		}
 	}
 	e.b = append(e.b, 0)
 	e.str(s)
+}
+
+// isLowerHex says whether s is lowercase hex digits only (what
+// hex.EncodeToString writes back unchanged).
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *binReader) id() string {

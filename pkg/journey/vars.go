@@ -22,13 +22,20 @@ import (
 //	         {key, quantity, value}), entry_key, entered_at, step
 //	receipt  status, text, channel, command_id, at
 //	now      the engine's time
+//
+// A variable the expressions do not need is left nil, which evaluates as
+// an empty map; with needAll (a default payload, a hand-off, which read
+// the maps themselves) every one is a map.
 func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen, need varSet) *Vars {
-	v := &Vars{Event: map[string]any{}, Facts: a.env.Facts, State: map[string]any{}, Receipt: map[string]any{}, Now: a.now}
+	v := &Vars{Facts: a.env.Facts, Now: a.now}
+	if need == needAll {
+		v.Event, v.State, v.Receipt = map[string]any{}, map[string]any{}, map[string]any{}
+		if v.Facts == nil {
+			v.Facts = map[string]any{}
+		}
+	}
 	if need&needProfile != 0 {
 		v.Profile = a.profileVars()
-	}
-	if v.Facts == nil {
-		v.Facts = map[string]any{}
 	}
 	if ev != nil && need&needEvent != 0 {
 		v.Event = nil
@@ -36,6 +43,7 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen, need 
 		v.props, v.hasProps = ev.Properties, true
 	}
 	if inst != nil && need&needState != 0 {
+		v.State = make(map[string]any, len(inst.Vars)+4)
 		for k, x := range inst.Vars {
 			v.State[k] = x
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/s2"
 
@@ -168,8 +169,9 @@ func PackInstance(raw []byte) []byte {
 // UnmarshalInstance decodes an instance record, packed (PackInstance) or
 // not (MarshalInstance), and returns its unpacked form too (what
 // MarshalInstance of the instance returns, to compare). Like
-// UnmarshalBinary, the instance's free-form values share memory with the
-// record.
+// UnmarshalBinary, the instance's free-form values and strings share
+// memory with the record (or its unpacked form, which the caller must
+// not modify either).
 func UnmarshalInstance(b []byte) (*Instance, []byte, error) {
 	raw := b
 	switch {
@@ -189,7 +191,9 @@ func UnmarshalInstance(b []byte) (*Instance, []byte, error) {
 	case len(b) == 0 || b[0] != instanceFormat:
 		return nil, nil, errors.New("journey instance state: unknown format")
 	}
-	d := &binReader{b: raw[1:], v2: true}
+	// The instance's strings share raw's memory too: raw is the record
+	// unpacked here, or b, which the caller must not modify.
+	d := &binReader{b: raw[1:], v2: true, alias: true}
 	inst := d.instance()
 	if err := d.end(); err != nil {
 		return nil, nil, fmt.Errorf("journey instance state: %w", err)
@@ -419,6 +423,9 @@ type binReader struct {
 	err  error
 	v2   bool
 	base time.Time
+	// alias makes strings share the record's memory instead of copying
+	// it: the record is then never modified (see UnmarshalInstance).
+	alias bool
 }
 
 func (d *binReader) fail(what string) {
@@ -464,7 +471,14 @@ func (d *binReader) str() string {
 	if d.err != nil {
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	switch {
+	case n == 0:
+	case d.alias:
+		s = unsafe.String(&d.b[0], n)
+	default:
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -152,11 +153,27 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 }
 
 // storedUser is a user's state as read: the head (nil for a new user) and
-// each instance's encoding by ID (unpacked, journey.MarshalInstance's
+// the encoding of each instance read (unpacked, journey.MarshalInstance's
 // form), so that storeUser writes only what changed.
 type storedUser struct {
 	head      []byte
-	instances map[string][]byte
+	instances []storedInstance
+}
+
+type storedInstance struct {
+	id  string
+	raw []byte
+}
+
+// raw returns the stored encoding of instance id, ok false if it was not
+// read.
+func (st *storedUser) raw(id string) (raw []byte, ok bool) {
+	for _, si := range st.instances {
+		if si.id == id {
+			return si.raw, true
+		}
+	}
+	return nil, false
 }
 
 // loadUser reads the user's journey state: the head under the user's key
@@ -196,7 +213,7 @@ func (e *Engine) loadUser(c partition, user string, touches func(*journey.User) 
 	} else {
 		u.Instances = make([]*journey.Instance, 0, len(ids))
 	}
-	st.instances = make(map[string][]byte, len(ids))
+	st.instances = make([]storedInstance, 0, len(ids))
 	for i, id := range ids {
 		if touched != nil && !touched[i] {
 			continue // a stub
@@ -219,7 +236,7 @@ func (e *Engine) loadUser(c partition, user string, touches func(*journey.User) 
 		} else {
 			u.Instances = append(u.Instances, inst)
 		}
-		st.instances[id] = raw
+		st.instances = append(st.instances, storedInstance{id, raw})
 	}
 	return u, st, nil
 }
@@ -258,40 +275,29 @@ func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 		if st.head != nil {
 			c.Delete([]byte(u.ID))
 		}
-		for id := range st.instances {
-			c.Delete(instanceKey(u.ID, id))
+		for _, si := range st.instances {
+			c.Delete(instanceKey(u.ID, si.id))
 		}
 		return nil
-	}
-	var kept map[string]bool
-	if len(st.instances) > 0 {
-		kept = make(map[string]bool, len(u.Instances))
 	}
 	bp := encodeBuffers.Get().(*[]byte)
 	defer encodeBuffers.Put(bp)
 	for _, inst := range u.Instances {
 		if inst.Stub() {
-			// Not read, so not changed: its record stays.
-			if kept != nil {
-				kept[inst.ID] = true
-			}
-			continue
+			continue // not read, so not changed: its record stays
 		}
 		b, err := journey.AppendInstance((*bp)[:0], inst)
 		*bp = b
 		if err != nil {
 			return fmt.Errorf("encode journey instance %s of user %q: %w", inst.ID, u.ID, err)
 		}
-		if old, ok := st.instances[inst.ID]; !ok || !bytes.Equal(b, old) {
+		if old, ok := st.raw(inst.ID); !ok || !bytes.Equal(b, old) {
 			c.Set(instanceKey(u.ID, inst.ID), journey.PackInstance(b))
 		}
-		if kept != nil {
-			kept[inst.ID] = true
-		}
 	}
-	for id := range st.instances {
-		if !kept[id] {
-			c.Delete(instanceKey(u.ID, id))
+	for _, si := range st.instances {
+		if !slices.ContainsFunc(u.Instances, func(inst *journey.Instance) bool { return inst.ID == si.id }) {
+			c.Delete(instanceKey(u.ID, si.id)) // ended
 		}
 	}
 	b, err := u.MarshalHead()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -147,10 +148,16 @@ func (c *Context) get(k []byte) ([]byte, bool, error) {
 	return bytes.Clone(v), true, nil
 }
 
+// put and del take k, a key built for the call (stateKey, dueKey, ...)
+// and not modified after, as the write's key without copying it.
 func (c *Context) put(k, v []byte) {
-	c.undo = append(c.undo, c.w.set(string(k), write{value: bytes.Clone(v)}))
+	c.undo = append(c.undo, c.w.set(ownedString(k), write{value: bytes.Clone(v)}))
 }
 
 func (c *Context) del(k []byte) {
-	c.undo = append(c.undo, c.w.set(string(k), write{del: true}))
+	c.undo = append(c.undo, c.w.set(ownedString(k), write{del: true}))
 }
+
+// ownedString is b as a string, sharing its memory: b must never be
+// modified after.
+func ownedString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -30,6 +31,10 @@ type partitionState struct {
 	timerFloor []byte
 	// timers is the number of scheduled timers.
 	timers int64
+	// lastWrites is the number of keys the last committed transaction
+	// wrote: the next one's write map starts that large instead of
+	// growing (and rehashing) key by key.
+	lastWrites int
 
 	// failures counts the transactions in a row this partition failed
 	// transiently; while backingOff it is paused until retryAt. The
@@ -86,7 +91,7 @@ func newWork(g *Group, p *partitionState) *partitionWork {
 	return &partitionWork{
 		g:             g,
 		p:             p,
-		writes:        map[string]write{},
+		writes:        make(map[string]write, p.lastWrites),
 		tableNext:     map[string]int64{},
 		changelogNext: -1,
 		timerFloor:    p.timerFloor,
@@ -253,11 +258,13 @@ func (w *partitionWork) commit() error {
 	b := w.p.st.db.NewBatch()
 	defer b.Close()
 	for k, wr := range w.writes {
+		// The batch copies the key: it can be the string's own bytes.
+		key := unsafe.Slice(unsafe.StringData(k), len(k))
 		var err error
 		if wr.del {
-			err = b.Delete([]byte(k), nil)
+			err = b.Delete(key, nil)
 		} else {
-			err = b.Set([]byte(k), wr.value, nil)
+			err = b.Set(key, wr.value, nil)
 		}
 		if err != nil {
 			return err
@@ -283,5 +290,6 @@ func (w *partitionWork) commit() error {
 	}
 	w.p.timers += w.timers
 	w.p.timerFloor = w.timerFloor
+	w.p.lastWrites = len(w.writes)
 	return nil
 }

@@ -460,7 +460,7 @@ func (r *report) measure(ctx context.Context, seeds []string) error {
 	r.tputTook = took
 	r.tput = float64(c.events) / r.tputTook.Seconds()
 	r.tputRSS, r.tputCPU = u.PeakRSS, u.CPU
-	logger.Printf("throughput: %d events in %v = %.0f events/s, peak RSS %d MiB", c.events, r.tputTook.Round(time.Millisecond), r.tput, u.PeakRSS>>20)
+	logger.Printf("throughput: %d events in %v = %.0f events/s, CPU %.2f s (%.1f µs/event), peak RSS %d MiB", c.events, r.tputTook.Round(time.Millisecond), r.tput, u.CPU.Seconds(), float64(u.CPU.Microseconds())/float64(c.events), u.PeakRSS>>20)
 	if r.stateBytes, r.stateInstances, err = d.stateBytes(ctx); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // TestReadCacheBounded: the cache keeps what it is given, absent keys
@@ -79,5 +80,40 @@ func TestRollbackRestoresWrites(t *testing.T) {
 	}
 	if fmt.Sprint(keys) != "[a]" {
 		t.Errorf("Range after rollback = %v, want [a]", keys)
+	}
+}
+
+// TestCacheSkipsDueIndex: a committed schedule caches the timer's key
+// row (Schedule and Cancel read it) but not its due-index row, which is
+// only scanned; the store has both, and the timer fires.
+func TestCacheSkipsDueIndex(t *testing.T) {
+	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	p := &partitionState{st: st, cache: newReadCache(1 << 20)}
+	g := &Group{name: "g", deliver: map[string]bool{}}
+	w := newWork(g, p)
+	c := &Context{w: w}
+	due := time.UnixMilli(1_000)
+	if err := c.Schedule([]byte("t1"), due, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.cache.get(timerKeyKey([]byte("t1"))); !ok {
+		t.Error("the timer's key row is not cached")
+	}
+	if _, ok := p.cache.get(dueKey(due.UnixMilli(), []byte("t1"))); ok {
+		t.Error("the due-index row is cached")
+	}
+	if got, ok, err := (&Context{w: newWork(g, p)}).TimerDue([]byte("t1")); err != nil || !ok || !got.Equal(due.UTC()) {
+		t.Fatalf("TimerDue = %v, %v, %v", got, ok, err)
+	}
+	fired, err := newWork(g, p).dueTimers(due, 10)
+	if err != nil || len(fired) != 1 {
+		t.Fatalf("due timers: %d, %v; want the one scheduled", len(fired), err)
 	}
 }

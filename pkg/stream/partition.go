@@ -286,6 +286,12 @@ func (w *partitionWork) commit() error {
 		return err
 	}
 	for k, wr := range w.writes {
+		if k[0] == nsDue {
+			// The due-time index is only scanned, never read by key:
+			// caching its rows would take the room of rows that are.
+			w.p.cache.drop(k)
+			continue
+		}
 		w.p.cache.put(k, wr.value, wr.del)
 	}
 	w.p.timers += w.timers

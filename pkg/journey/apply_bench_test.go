@@ -9,21 +9,27 @@ import (
 	"github.com/beckon-dev/beckon/pkg/records"
 )
 
-// BenchmarkApplyCartEvent is the pure cost of one Product Added for a user
-// with two open carts of five items each: the decode and encode of the
-// user's state around Apply, as the engine does.
-func BenchmarkApplyCartEvent(b *testing.B) {
+// twoCarts is a user with two open carts of five items each, the next
+// cart event and its time.
+func twoCarts() (*scenario, *records.Event, time.Time) {
 	s := newScenario(&testing.T{}, cartJourney)
 	for i := range 10 {
 		s.event("Product Added", fmt.Sprintf(`{"cart_id":"c%d","sku":"sku-%d","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`, i%2, i))
 	}
+	ev := &records.Event{MessageID: "m", Type: records.EventTrack, Name: "Product Added", UserID: "u1", Timestamp: t0,
+		Properties: records.JSON(`{"cart_id":"c1","sku":"sku-3","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`)}
+	return s, ev, t0.Add(time.Minute)
+}
+
+// BenchmarkApplyCartEvent is the pure cost of one Product Added for a user
+// with two open carts of five items each: the decode and encode of the
+// user's state around Apply, as the engine does.
+func BenchmarkApplyCartEvent(b *testing.B) {
+	s, ev, now := twoCarts()
 	state, err := s.u.MarshalBinary()
 	if err != nil {
 		b.Fatal(err)
 	}
-	ev := &records.Event{MessageID: "m", Type: records.EventTrack, Name: "Product Added", UserID: "u1", Timestamp: t0,
-		Properties: records.JSON(`{"cart_id":"c1","sku":"sku-3","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`)}
-	now := t0.Add(time.Minute)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -79,10 +85,7 @@ func BenchmarkEnrichedPayload(b *testing.B) {
 // instance the event touches are decoded (the other cart stays a stub),
 // and the touched instance and the head are encoded back.
 func BenchmarkApplyCartEventSplit(b *testing.B) {
-	s := newScenario(&testing.T{}, cartJourney)
-	for i := range 10 {
-		s.event("Product Added", fmt.Sprintf(`{"cart_id":"c%d","sku":"sku-%d","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`, i%2, i))
-	}
+	s, ev, now := twoCarts()
 	head, err := s.u.MarshalHead()
 	if err != nil {
 		b.Fatal(err)
@@ -95,9 +98,6 @@ func BenchmarkApplyCartEventSplit(b *testing.B) {
 		}
 		packed[inst.ID] = PackInstance(raw)
 	}
-	ev := &records.Event{MessageID: "m", Type: records.EventTrack, Name: "Product Added", UserID: "u1", Timestamp: t0,
-		Properties: records.JSON(`{"cart_id":"c1","sku":"sku-3","name":"Shirt","price":19.9,"size":"M","colour":"blue"}`)}
-	now := t0.Add(time.Minute)
 	var buf []byte
 	b.ReportAllocs()
 	b.ResetTimer()

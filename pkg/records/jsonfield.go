@@ -1,6 +1,9 @@
 package records
 
-import "unicode/utf8"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Field returns the value of the top-level key name of j, a JSON object,
 // as Map would have it (Map()[name]): the value parsed, found false when
@@ -75,23 +78,12 @@ func (j JSON) Field(name string) (v any, found, ok bool) {
 // rawKey reads an object key without escapes, as the bytes between its
 // quotes; false for one with escapes (which Field leaves to Map).
 func (p *jsonParser) rawKey() ([]byte, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
+	start := p.i + 1
+	if !p.skipStr() {
 		return nil, false
 	}
-	p.i++
-	start := p.i
-	for p.i < len(p.b) {
-		switch c := p.b[p.i]; {
-		case c == '"':
-			k := p.b[start:p.i]
-			p.i++
-			return k, utf8.Valid(k)
-		case c == '\\' || c < 0x20:
-			return nil, false
-		}
-		p.i++
-	}
-	return nil, false
+	k := p.b[start : p.i-1]
+	return k, bytes.IndexByte(k, '\\') < 0
 }
 
 // skip checks a value as value would parse it, without building it.

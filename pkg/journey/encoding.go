@@ -128,13 +128,15 @@ func (u *User) UnmarshalHead(b []byte) ([]string, error) {
 // only what the head says of it (ID, journey, version, entry key, step),
 // which Apply leaves as it is when Touches says the input does not touch
 // it, and storing it writes no instance record. stubs is nil for a head
-// of format 3, which says nothing of its instances.
+// of format 3, which says nothing of its instances. The user's and the
+// stubs' strings share memory with b, which the caller must therefore not
+// modify afterwards.
 func (u *User) UnmarshalHeadStubs(b []byte) (ids []string, stubs []*Instance, err error) {
 	if !IsHead(b) {
 		return nil, nil, errors.New("journey state head: unknown format")
 	}
 	summaries := b[0] == summaryHeadFormat
-	d := &binReader{b: b[1:], v2: true}
+	d := &binReader{b: b[1:], v2: true, alias: true}
 	*u = User{ID: d.str()}
 	n := d.count()
 	ids = make([]string, 0, n)

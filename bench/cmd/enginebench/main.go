@@ -394,21 +394,15 @@ func child(args []string) int {
 		}
 	}
 	go announceProgress(ctx, e, *owned)
+	if path := os.Getenv("ENGINEBENCH_HEAP"); path != "" {
+		// A heap profile of the engine at its peak RSS, one file per run
+		// (PATH.tput, PATH.lat, PATH.active), and how that RSS splits.
+		report := watchPeak(ctx, path+"."+filepath.Base(*state))
+		defer report()
+	}
 	if err := e.Run(ctx); err != nil {
 		logger.Print(err)
 		return 1
-	}
-	if path := os.Getenv("ENGINEBENCH_HEAP"); path != "" {
-		// A heap profile of the engine at the end of its run, to see what
-		// its RSS holds.
-		f, err := os.Create(path)
-		if err == nil {
-			err = pprof.WriteHeapProfile(f)
-			f.Close()
-		}
-		if err != nil {
-			logger.Print(err)
-		}
 	}
 	return 0
 }

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -73,6 +74,9 @@ steps:
       payload: {sent: event.properties.sent}
 `
 
+// envMemoryLimit passes -memory-limit to the engine children.
+const envMemoryLimit = "ENGINEBENCH_MEMORY_LIMIT"
+
 var logger = log.New(os.Stderr, "enginebench: ", log.Ltime)
 
 func main() {
@@ -101,10 +105,17 @@ func run(args []string) int {
 	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
+	memLimit := fs.String("memory-limit", "auto", "each engine process's soft memory limit: auto, off or a size (the engine service's --memory-limit)")
 	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
 	kc := kstreamsFlags(fs)
 	sc := scaleFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// The engine children inherit the environment; not GOMEMLIMIT, which
+	// would also limit this process (the kfake broker holds every record).
+	if err := os.Setenv(envMemoryLimit, *memLimit); err != nil {
+		logger.Print(err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -343,12 +354,17 @@ func child(args []string) int {
 	lookups := fs.String("lookups", "", "")
 	instance := fs.String("instance", "bench-1", "")
 	session := fs.Duration("session", 0, "group session timeout (0: franz-go's default)")
+	memLimit := fs.String("memory-limit", cmp.Or(os.Getenv(envMemoryLimit), "auto"), "the engine's soft memory limit (engine.MemoryLimit; the engine service's --memory-limit)")
 	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if _, _, err := engine.MemoryLimit(*memLimit); err != nil {
+		logger.Print(err)
+		return 2
+	}
 	var tables []string
 	if *lookups != "" {
 		tables = strings.Split(*lookups, ",")
@@ -425,6 +441,7 @@ type report struct {
 	activeTook                 time.Duration
 	activeInstances            int
 	activeRSS                  int64
+	activeCPU                  time.Duration
 	catalogTook                time.Duration
 	catalogRSS                 int64
 }
@@ -622,8 +639,9 @@ func (r *report) activeRun(ctx context.Context, seeds []string, work string) err
 	if err != nil {
 		return err
 	}
-	r.activeTook, r.activeInstances, r.activeRSS = took, r.cfg.active, u.PeakRSS
-	logger.Printf("active: %d instances in %v, peak RSS %d MiB", r.cfg.active, r.activeTook.Round(time.Millisecond), u.PeakRSS>>20)
+	r.activeTook, r.activeInstances, r.activeRSS, r.activeCPU = took, r.cfg.active, u.PeakRSS, u.CPU
+	logger.Printf("active: %d instances in %v, engine CPU %v (%.0f µs per instance), peak RSS %d MiB", r.cfg.active, r.activeTook.Round(time.Millisecond),
+		u.CPU.Round(time.Millisecond), float64(u.CPU.Microseconds())/float64(r.cfg.active), u.PeakRSS>>20)
 	return nil
 }
 
@@ -642,7 +660,7 @@ func (r *report) markdown() string {
 	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s: p50 / p99 / max | %v / **%v** / %v (%d sends) |\n",
 		r.rate, r.lat.P50.Round(time.Millisecond), r.lat.P99.Round(time.Millisecond), r.lat.Max.Round(time.Millisecond), r.latSends)
 	if r.activeInstances > 0 {
-		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeRSS>>20)
+		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s (engine CPU %.1f s) / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeCPU.Seconds(), r.activeRSS>>20)
 	}
 	if r.catalogTook > 0 {
 		w("| global table of %d catalog rows: engine start to Ready (restore included) / peak RSS | %.1f s (%.0f rows/s) / **%d MiB** |\n",

@@ -14,11 +14,11 @@ import (
 // says otherwise (see MemoryLimit). The engine's Go heap is bounded by its
 // options (the row caches, StateCacheBytes per owned partition; the
 // decoded profiles; the consumer's fetch, FetchMaxBytes; a transaction's
-// records), about 150 MiB with 1M waiting cart instances on 6 partitions;
+// records), about 100 MiB with 1M waiting cart instances on 6 partitions;
 // without a limit the garbage collector lets the heap grow to twice that
 // before it collects. Pebble's block cache and memtables are C memory with
 // cgo and are not counted.
-const DefaultMemoryLimit = 320 << 20
+const DefaultMemoryLimit = 256 << 20
 
 // MemoryLimit sets the Go runtime's soft memory limit (debug.SetMemoryLimit)
 // from setting and returns the limit in force and where it came from:

@@ -1,5 +1,7 @@
 package stream
 
+import "bytes"
+
 // readCache keeps recently read and written committed rows of one
 // partition store in memory, absent keys included, so a hot key costs a map
 // lookup instead of a Pebble point read (a merging iterator over the
@@ -60,6 +62,13 @@ func (c *readCache) put(k string, value []byte, absent bool) {
 		// A row this large would flush much of the cache for one key.
 		c.drop(k)
 		return
+	}
+	if len(k) > 0 && k[0] == nsTable && value != nil {
+		// A table row's value is the fetched record's (applyTableRow), a
+		// slice of the fetch's decompressed batch: cached as is, one row
+		// keeps the whole batch alive (~50 MiB of pinned batches entering
+		// 1M instances with their profiles).
+		value = bytes.Clone(value)
 	}
 	if old, ok := c.rows[k]; ok {
 		c.bytes -= len(k) + len(old.value) + cacheRowOverhead

@@ -108,3 +108,22 @@ func TestReadCacheChurnStaysSmall(t *testing.T) {
 		t.Errorf("a %d MiB cache of %d rows after 500,000 puts holds %.1f MiB of heap", bound>>20, len(c.rows), float64(grown)/(1<<20))
 	}
 }
+
+// TestReadCacheCopiesTableRows: a table row's value comes from a fetched
+// record, a slice of the fetch's whole decompressed batch; the cache keeps
+// a copy, so a cached row does not keep the batch alive.
+func TestReadCacheCopiesTableRows(t *testing.T) {
+	c := newReadCache(1 << 20)
+	batch := []byte("row-1row-2")
+	k := string(tableKey("profiles", []byte("u1")))
+	c.put(k, batch[:5], false)
+	c.put("su1", batch[5:], false)
+	row, _ := c.get([]byte(k))
+	if string(row.value) != "row-1" || &row.value[0] == &batch[0] {
+		t.Errorf("table row cached as %q sharing the batch: %v", row.value, &row.value[0] == &batch[0])
+	}
+	// State values are the processor's own; they are kept as given.
+	if row, _ := c.get([]byte("su1")); &row.value[0] != &batch[5] {
+		t.Error("a state value was copied")
+	}
+}

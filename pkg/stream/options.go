@@ -46,9 +46,10 @@ type Options struct {
 	// records, until polls have taken all of it, and a fetch of a backlog
 	// fills to this bound (the client's default of 50 MiB held ~150 MiB of
 	// heap with a backlog of small events). A fetch still returns at least
-	// one batch, whatever its size. 0 takes the default of 4 MiB, more
-	// than a transaction's MaxPollRecords of typical events; negative
-	// leaves franz-go's default. A kgo.FetchMaxBytes in Kafka overrides
+	// one batch, whatever its size. 0 takes the default of 1 MiB (about
+	// 10,000 events of 300 bytes compressed 3x, twice MaxPollRecords; the
+	// fetch being processed and the one buffered behind it then hold ~25
+	// MiB of heap); negative leaves franz-go's default. A kgo.FetchMaxBytes in Kafka overrides
 	// it.
 	FetchMaxBytes int32
 	// PollWait is how long a poll waits for records before the loop checks
@@ -110,7 +111,7 @@ func (o *Options) defaults() {
 		o.MaxTimersPerPartition = 500
 	}
 	if o.FetchMaxBytes == 0 {
-		o.FetchMaxBytes = 4 << 20
+		o.FetchMaxBytes = 1 << 20
 	}
 	if o.FetchMaxBytes > 0 && len(o.Kafka) > 0 {
 		// First, so the caller's own options win; the restore's client

@@ -77,6 +77,9 @@ steps:
 // envMemoryLimit passes -memory-limit to the engine children.
 const envMemoryLimit = "ENGINEBENCH_MEMORY_LIMIT"
 
+// envTxnTimeout passes -transaction-timeout to the engine children.
+const envTxnTimeout = "ENGINEBENCH_TRANSACTION_TIMEOUT"
+
 var logger = log.New(os.Stderr, "enginebench: ", log.Ltime)
 
 func main() {
@@ -106,6 +109,7 @@ func run(args []string) int {
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
 	memLimit := fs.String("memory-limit", "auto", "each engine process's soft memory limit: auto, off or a size (the engine service's --memory-limit)")
+	txnTimeout := fs.Duration("transaction-timeout", 0, "each engine process's transaction timeout (0: the runtime's default; the engine service's --transaction-timeout)")
 	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
 	kc := kstreamsFlags(fs)
 	sc := scaleFlags(fs)
@@ -114,7 +118,7 @@ func run(args []string) int {
 	}
 	// The engine children inherit the environment; not GOMEMLIMIT, which
 	// would also limit this process (the kfake broker holds every record).
-	if err := os.Setenv(envMemoryLimit, *memLimit); err != nil {
+	if err := errors.Join(os.Setenv(envMemoryLimit, *memLimit), os.Setenv(envTxnTimeout, txnTimeout.String())); err != nil {
 		logger.Print(err)
 		return 2
 	}
@@ -355,6 +359,8 @@ func child(args []string) int {
 	instance := fs.String("instance", "bench-1", "")
 	session := fs.Duration("session", 0, "group session timeout (0: franz-go's default)")
 	memLimit := fs.String("memory-limit", cmp.Or(os.Getenv(envMemoryLimit), "auto"), "the engine's soft memory limit (engine.MemoryLimit; the engine service's --memory-limit)")
+	inherited, _ := time.ParseDuration(os.Getenv(envTxnTimeout))
+	txnTimeout := fs.Duration("transaction-timeout", inherited, "the transaction timeout (0: the runtime's default)")
 	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -388,7 +394,7 @@ func child(args []string) int {
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd,
 		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
-		Stream: stream.Options{},
+		Stream: stream.Options{TransactionTimeout: *txnTimeout},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
 	})
 	if err != nil {

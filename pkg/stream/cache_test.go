@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -115,5 +116,50 @@ func TestCacheSkipsDueIndex(t *testing.T) {
 	fired, err := newWork(g, p).dueTimers(due, 10)
 	if err != nil || len(fired) != 1 {
 		t.Fatalf("due timers: %d, %v; want the one scheduled", len(fired), err)
+	}
+}
+
+// TestReadCacheChurnStaysSmall: under steady churn (new keys in, random
+// ones evicted, as entering many new users does) the cache's memory stays
+// near what its rows need. A Go map does not shrink, and its deleted
+// slots made a churned cache grow to about five times that.
+func TestReadCacheChurnStaysSmall(t *testing.T) {
+	const bound = 2 << 20
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	c := newReadCache(bound)
+	for i := range 500_000 {
+		c.put(fmt.Sprintf("suser-%07d\x00c%d", i, i%2), nil, true)
+	}
+	grown := heap() - before
+	runtime.KeepAlive(c)
+	// The rows' own bytes are the bound; map slots and key strings are
+	// about as much again.
+	if grown > 3*bound {
+		t.Errorf("a %d MiB cache of %d rows after 500,000 puts holds %.1f MiB of heap", bound>>20, len(c.rows), float64(grown)/(1<<20))
+	}
+}
+
+// TestReadCacheCopiesTableRows: a table row's value comes from a fetched
+// record, a slice of the fetch's whole decompressed batch; the cache keeps
+// a copy, so a cached row does not keep the batch alive.
+func TestReadCacheCopiesTableRows(t *testing.T) {
+	c := newReadCache(1 << 20)
+	batch := []byte("row-1row-2")
+	k := string(tableKey("profiles", []byte("u1")))
+	c.put(k, batch[:5], false)
+	c.put("su1", batch[5:], false)
+	row, _ := c.get([]byte(k))
+	if string(row.value) != "row-1" || &row.value[0] == &batch[0] {
+		t.Errorf("table row cached as %q sharing the batch: %v", row.value, &row.value[0] == &batch[0])
+	}
+	// State values are the processor's own; they are kept as given.
+	if row, _ := c.get([]byte("su1")); &row.value[0] != &batch[5] {
+		t.Error("a state value was copied")
 	}
 }

@@ -40,6 +40,18 @@ type Options struct {
 	// Pebble, so reads of recently active keys skip the store. 0 takes the
 	// default of 4 MiB; negative disables the cache.
 	StateCacheBytes int
+	// FetchMaxBytes bounds one fetch of the processing consumer (kgo.
+	// FetchMaxBytes), and so the input it holds in memory ahead of
+	// processing: franz-go keeps a fetch response decompressed, as
+	// records, until polls have taken all of it, and a fetch of a backlog
+	// fills to this bound (the client's default of 50 MiB held ~150 MiB of
+	// heap with a backlog of small events). A fetch still returns at least
+	// one batch, whatever its size. 0 takes the default of 1 MiB (about
+	// 10,000 events of 300 bytes compressed 3x, twice MaxPollRecords; the
+	// fetch being processed and the one buffered behind it then hold ~25
+	// MiB of heap); negative leaves franz-go's default. A kgo.FetchMaxBytes in Kafka overrides
+	// it.
+	FetchMaxBytes int32
 	// PollWait is how long a poll waits for records before the loop checks
 	// timers. It bounds timer lateness when input is idle. Default 100ms.
 	PollWait time.Duration
@@ -97,6 +109,14 @@ func (o *Options) defaults() {
 	}
 	if o.MaxTimersPerPartition == 0 {
 		o.MaxTimersPerPartition = 500
+	}
+	if o.FetchMaxBytes == 0 {
+		o.FetchMaxBytes = 1 << 20
+	}
+	if o.FetchMaxBytes > 0 && len(o.Kafka) > 0 {
+		// First, so the caller's own options win; the restore's client
+		// sets its own, larger bound after these.
+		o.Kafka = append([]kgo.Opt{kgo.FetchMaxBytes(o.FetchMaxBytes)}, o.Kafka...)
 	}
 	if o.PollWait == 0 {
 		o.PollWait = 100 * time.Millisecond

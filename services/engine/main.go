@@ -21,7 +21,9 @@ import (
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/topics"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // engineSettings are the engine's own flags; the connection and topic
@@ -31,6 +33,9 @@ var engineSettings = []settings.Setting{
 	{Flag: "instance-id", Env: "BECKON_INSTANCE_ID", Usage: "stable name of this instance, e.g. the pod name (default: the host name)"},
 	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: "beckon-engine", Usage: "consumer group of the engines"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz and /readyz (empty: none)"},
+	{Flag: "memory-limit", Env: "BECKON_MEMORY_LIMIT", Default: "auto", Usage: "soft limit of the Go heap: auto (GOMEMLIMIT, else the container's memory limit less 256 MiB, else 256 MiB), off, or a size such as 384MiB"},
+	{Flag: "session-timeout", Env: "BECKON_SESSION_TIMEOUT", Default: "45s", Usage: "group session timeout: how long a crashed instance keeps its partitions before the others take them over (the broker's group.min.session.timeout.ms, 6s by default, is the floor)"},
+	{Flag: "transaction-timeout", Env: "BECKON_TRANSACTION_TIMEOUT", Default: "10s", Usage: "how long a crashed instance's open transaction can hold up its partitions' readers before the broker aborts it"},
 	{Flag: "max-payload-bytes", Env: "BECKON_MAX_PAYLOAD_BYTES", Default: "65536", Usage: "largest send payload; a larger one is not sent and an error activity says so"},
 }
 
@@ -86,6 +91,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	limit, source, err := engine.MemoryLimit(own.String("memory-limit"))
+	if err != nil {
+		return fmt.Errorf("--memory-limit: %w", err)
+	}
+	log.Info("memory limit", "bytes", limit, "from", source)
 	id := own.String("instance-id")
 	if id == "" {
 		if id, err = os.Hostname(); err != nil {
@@ -96,9 +106,21 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	session, err := duration(own, "session-timeout")
+	if err != nil {
+		return err
+	}
+	txnTimeout, err := duration(own, "transaction-timeout")
+	if err != nil {
+		return err
+	}
+	// Heartbeats well inside the session, so only a dead process is
+	// evicted.
+	kopts = append(kopts, kgo.SessionTimeout(session), kgo.HeartbeatInterval(min(3*time.Second, session/3)))
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
 		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
+		Stream: stream.Options{TransactionTimeout: txnTimeout},
 	})
 	if err != nil {
 		return err
@@ -114,6 +136,15 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
 	return e.Run(ctx)
+}
+
+// duration parses a positive duration setting.
+func duration(own *settings.Values, name string) (time.Duration, error) {
+	d, err := time.ParseDuration(own.String(name))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--%s: %q is not a positive duration such as 10s", name, own.String(name))
+	}
+	return d, nil
 }
 
 // probed is what the health endpoints ask: *engine.Engine.

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -73,6 +74,12 @@ steps:
       payload: {sent: event.properties.sent}
 `
 
+// envMemoryLimit passes -memory-limit to the engine children.
+const envMemoryLimit = "ENGINEBENCH_MEMORY_LIMIT"
+
+// envTxnTimeout passes -transaction-timeout to the engine children.
+const envTxnTimeout = "ENGINEBENCH_TRANSACTION_TIMEOUT"
+
 var logger = log.New(os.Stderr, "enginebench: ", log.Ltime)
 
 func main() {
@@ -101,10 +108,18 @@ func run(args []string) int {
 	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
+	memLimit := fs.String("memory-limit", "auto", "each engine process's soft memory limit: auto, off or a size (the engine service's --memory-limit)")
+	txnTimeout := fs.Duration("transaction-timeout", 0, "each engine process's transaction timeout (0: the runtime's default; the engine service's --transaction-timeout)")
 	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
 	kc := kstreamsFlags(fs)
 	sc := scaleFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// The engine children inherit the environment; not GOMEMLIMIT, which
+	// would also limit this process (the kfake broker holds every record).
+	if err := errors.Join(os.Setenv(envMemoryLimit, *memLimit), os.Setenv(envTxnTimeout, txnTimeout.String())); err != nil {
+		logger.Print(err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -343,12 +358,19 @@ func child(args []string) int {
 	lookups := fs.String("lookups", "", "")
 	instance := fs.String("instance", "bench-1", "")
 	session := fs.Duration("session", 0, "group session timeout (0: franz-go's default)")
+	memLimit := fs.String("memory-limit", cmp.Or(os.Getenv(envMemoryLimit), "auto"), "the engine's soft memory limit (engine.MemoryLimit; the engine service's --memory-limit)")
+	inherited, _ := time.ParseDuration(os.Getenv(envTxnTimeout))
+	txnTimeout := fs.Duration("transaction-timeout", inherited, "the transaction timeout (0: the runtime's default)")
 	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if _, _, err := engine.MemoryLimit(*memLimit); err != nil {
+		logger.Print(err)
+		return 2
+	}
 	var tables []string
 	if *lookups != "" {
 		tables = strings.Split(*lookups, ",")
@@ -372,7 +394,7 @@ func child(args []string) int {
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd,
 		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
-		Stream: stream.Options{},
+		Stream: stream.Options{TransactionTimeout: *txnTimeout},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
 	})
 	if err != nil {
@@ -394,21 +416,15 @@ func child(args []string) int {
 		}
 	}
 	go announceProgress(ctx, e, *owned)
+	if path := os.Getenv("ENGINEBENCH_HEAP"); path != "" {
+		// A heap profile of the engine at its peak RSS, one file per run
+		// (PATH.tput, PATH.lat, PATH.active), and how that RSS splits.
+		report := watchPeak(ctx, path+"."+filepath.Base(*state))
+		defer report()
+	}
 	if err := e.Run(ctx); err != nil {
 		logger.Print(err)
 		return 1
-	}
-	if path := os.Getenv("ENGINEBENCH_HEAP"); path != "" {
-		// A heap profile of the engine at the end of its run, to see what
-		// its RSS holds.
-		f, err := os.Create(path)
-		if err == nil {
-			err = pprof.WriteHeapProfile(f)
-			f.Close()
-		}
-		if err != nil {
-			logger.Print(err)
-		}
 	}
 	return 0
 }
@@ -431,6 +447,7 @@ type report struct {
 	activeTook                 time.Duration
 	activeInstances            int
 	activeRSS                  int64
+	activeCPU                  time.Duration
 	catalogTook                time.Duration
 	catalogRSS                 int64
 }
@@ -642,8 +659,9 @@ func (r *report) activeRun(ctx context.Context, seeds []string, work string) err
 	if err != nil {
 		return err
 	}
-	r.activeTook, r.activeInstances, r.activeRSS = took, r.cfg.active, u.PeakRSS
-	logger.Printf("active: %d instances in %v, peak RSS %d MiB", r.cfg.active, r.activeTook.Round(time.Millisecond), u.PeakRSS>>20)
+	r.activeTook, r.activeInstances, r.activeRSS, r.activeCPU = took, r.cfg.active, u.PeakRSS, u.CPU
+	logger.Printf("active: %d instances in %v, engine CPU %v (%.0f µs per instance), peak RSS %d MiB", r.cfg.active, r.activeTook.Round(time.Millisecond),
+		u.CPU.Round(time.Millisecond), float64(u.CPU.Microseconds())/float64(r.cfg.active), u.PeakRSS>>20)
 	return nil
 }
 
@@ -661,7 +679,7 @@ func (r *report) markdown() string {
 	}
 	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s: p50 / p99 / max | %s |\n", r.rate, latencyText(r.lat, r.latSends))
 	if r.activeInstances > 0 {
-		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeRSS>>20)
+		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s (engine CPU %.1f s) / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeCPU.Seconds(), r.activeRSS>>20)
 	}
 	if r.catalogTook > 0 {
 		w("| global table of %d catalog rows: engine start to Ready (restore included) / peak RSS | %.1f s (%.0f rows/s) / **%d MiB** |\n",

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/bench"
+	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
 // childMain runs one pipeline in this process until SIGTERM: "streambench
@@ -56,9 +57,10 @@ func childMain(args []string) int {
 		Changelog: *changelog, DeadLetter: *dlq, StateDir: *state, Partitions: *partitions, Ready: ready,
 		Metrics: stats,
 	}
+	events := &bench.KgoEvents{}
 	defer func() {
 		if *kind != "pipe" {
-			logger.Printf("%s: %s", *group, stats)
+			logger.Printf("%s: %s; %s%s", *group, stats, events, stats.Phases())
 		}
 	}()
 	// STREAMBENCH_KGO_LOG names a file for franz-go's debug log of a
@@ -71,6 +73,8 @@ func childMain(args []string) int {
 		}
 		defer f.Close()
 		sc.KafkaOpts = append(sc.KafkaOpts, kgo.WithLogger(kgo.BasicLogger(f, kgo.LogLevelDebug, func() string { return time.Now().Format("15:04:05.000000 ") })))
+	} else if *kind != "pipe" {
+		sc.KafkaOpts = append(sc.KafkaOpts, kgo.WithLogger(events))
 	}
 	// STREAMBENCH_METADATA_MIN_AGE tries a shorter kgo.MetadataMinAge for a
 	// runtime child (a produce that meets CONCURRENT_TRANSACTIONS is
@@ -83,13 +87,48 @@ func childMain(args []string) int {
 		}
 		sc.KafkaOpts = append(sc.KafkaOpts, kgo.MetadataMinAge(d))
 	}
+	// STREAMBENCH_LINGER tries a producer linger for a runtime child.
+	if v := os.Getenv("STREAMBENCH_LINGER"); v != "" && *kind != "pipe" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			logger.Printf("child: STREAMBENCH_LINGER: %v", err)
+			return 2
+		}
+		sc.KafkaOpts = append(sc.KafkaOpts, kgo.ProducerLinger(d))
+	}
+	// STREAMBENCH_REPOLL and STREAMBENCH_POLL try the runner's RepollWait
+	// and PollWait.
+	for _, knob := range []struct {
+		env string
+		set func(*stream.Options, time.Duration)
+	}{
+		{"STREAMBENCH_REPOLL", func(o *stream.Options, d time.Duration) { o.RepollWait = d }},
+		{"STREAMBENCH_POLL", func(o *stream.Options, d time.Duration) { o.PollWait = d }},
+	} {
+		v := os.Getenv(knob.env)
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			logger.Printf("child: %s: %v", knob.env, err)
+			return 2
+		}
+		prev := sc.Tune
+		sc.Tune = func(o *stream.Options) {
+			if prev != nil {
+				prev(o)
+			}
+			knob.set(o, d)
+		}
+	}
 	bench.Announce("start", time.Now().UnixNano())
 	var err error
 	switch *kind {
 	case "pipe":
 		err = bench.RunPipe(ctx, bench.PipeConfig{Brokers: sc.Brokers, Group: *group, Input: *input, Output: *output, Partitions: *partitions, Ready: ready})
 	case "stream":
-		err = bench.RunStream(ctx, sc, bench.CounterProcessor(*output))
+		err = bench.RunStream(ctx, sc, stats.Stamped(bench.CounterProcessor(*output), 2*time.Second))
 	case "timers":
 		clock := &bench.StartClock{Base: time.UnixMilli(*base)}
 		sc.Clock = clock.Now

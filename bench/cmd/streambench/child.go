@@ -76,37 +76,25 @@ func childMain(args []string) int {
 	} else if *kind != "pipe" {
 		sc.KafkaOpts = append(sc.KafkaOpts, kgo.WithLogger(events))
 	}
-	// STREAMBENCH_METADATA_MIN_AGE tries a shorter kgo.MetadataMinAge for a
-	// runtime child (a produce that meets CONCURRENT_TRANSACTIONS is
-	// retried only after a metadata refresh, at most one per min age).
-	if v := os.Getenv("STREAMBENCH_METADATA_MIN_AGE"); v != "" && *kind != "pipe" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			logger.Printf("child: STREAMBENCH_METADATA_MIN_AGE: %v", err)
-			return 2
-		}
-		sc.KafkaOpts = append(sc.KafkaOpts, kgo.MetadataMinAge(d))
-	}
-	// STREAMBENCH_LINGER tries a producer linger for a runtime child.
-	if v := os.Getenv("STREAMBENCH_LINGER"); v != "" && *kind != "pipe" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			logger.Printf("child: STREAMBENCH_LINGER: %v", err)
-			return 2
-		}
-		sc.KafkaOpts = append(sc.KafkaOpts, kgo.ProducerLinger(d))
-	}
-	// STREAMBENCH_REPOLL and STREAMBENCH_POLL try the runner's RepollWait
-	// and PollWait.
+	// Knobs to try on a runtime child, each a duration in an environment
+	// variable: STREAMBENCH_METADATA_MIN_AGE a shorter kgo.MetadataMinAge
+	// (a produce that meets CONCURRENT_TRANSACTIONS is retried only after a
+	// metadata refresh, at most one per min age), STREAMBENCH_LINGER a
+	// producer linger, STREAMBENCH_REPOLL, STREAMBENCH_REPOLL_MAX and
+	// STREAMBENCH_POLL the runner's RepollWait, RepollMaxWait and PollWait.
+	var tunes []func(*stream.Options)
 	for _, knob := range []struct {
 		env string
-		set func(*stream.Options, time.Duration)
+		set func(time.Duration)
 	}{
-		{"STREAMBENCH_REPOLL", func(o *stream.Options, d time.Duration) { o.RepollWait = d }},
-		{"STREAMBENCH_POLL", func(o *stream.Options, d time.Duration) { o.PollWait = d }},
+		{"STREAMBENCH_METADATA_MIN_AGE", func(d time.Duration) { sc.KafkaOpts = append(sc.KafkaOpts, kgo.MetadataMinAge(d)) }},
+		{"STREAMBENCH_LINGER", func(d time.Duration) { sc.KafkaOpts = append(sc.KafkaOpts, kgo.ProducerLinger(d)) }},
+		{"STREAMBENCH_REPOLL", func(d time.Duration) { tunes = append(tunes, func(o *stream.Options) { o.RepollWait = d }) }},
+		{"STREAMBENCH_REPOLL_MAX", func(d time.Duration) { tunes = append(tunes, func(o *stream.Options) { o.RepollMaxWait = d }) }},
+		{"STREAMBENCH_POLL", func(d time.Duration) { tunes = append(tunes, func(o *stream.Options) { o.PollWait = d }) }},
 	} {
 		v := os.Getenv(knob.env)
-		if v == "" {
+		if v == "" || *kind == "pipe" {
 			continue
 		}
 		d, err := time.ParseDuration(v)
@@ -114,12 +102,11 @@ func childMain(args []string) int {
 			logger.Printf("child: %s: %v", knob.env, err)
 			return 2
 		}
-		prev := sc.Tune
-		sc.Tune = func(o *stream.Options) {
-			if prev != nil {
-				prev(o)
-			}
-			knob.set(o, d)
+		knob.set(d)
+	}
+	sc.Tune = func(o *stream.Options) {
+		for _, f := range tunes {
+			f(o)
 		}
 	}
 	bench.Announce("start", time.Now().UnixNano())

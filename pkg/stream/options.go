@@ -35,8 +35,9 @@ type Options struct {
 	// that arrived meanwhile after a poll that waited for its records,
 	// before it processes what the first poll returned. Default 3ms.
 	RepollWait time.Duration
-	// RepollMaxWait is how long the loop polls a second time after a poll
-	// that found its records already buffered (fetched while the last
+	// RepollMaxWait is how long the loop polls a second time, while
+	// records are flowing (the last loop took more than one), after a
+	// poll that found its records already buffered (fetched while the last
 	// transaction ran): the records that arrived during the transaction
 	// are one fetch round trip away, and the poll returns as soon as they
 	// come. Default 25ms.

@@ -48,8 +48,10 @@ type Runner struct {
 	// nanoseconds), stopped why Run returned: for Health.
 	loopAt  atomic.Int64
 	stopped atomic.Pointer[stopCause]
-	// polling is when the loop's last poll began (TxnTiming.Poll).
-	polling time.Time
+	// polling is when the loop's last poll began (TxnTiming.Poll);
+	// lastPolled how many records it returned. The loop's alone.
+	polling    time.Time
+	lastPolled int
 }
 
 type stopCause struct{ err error }
@@ -256,22 +258,26 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 // per broker and sends the next fetch only once that one is polled, so a
 // poll right after a transaction returns at once what arrived up to the
 // fetch made while the transaction began; records that arrived since are
-// one fetch away. Polling again takes them too: with records already
-// buffered, for up to RepollMaxWait (the fetch's round trip, which returns
-// as soon as the broker has any record), so a record that arrived during
-// the transaction does not wait a whole further loop; after a poll that
-// itself waited for records, which are then fresh, only for RepollWait.
+// one fetch away. Polling again takes them too. When records are flowing
+// (the last loop took more than one) and this poll found its records
+// already buffered, it waits up to RepollMaxWait: the fetch returns as
+// soon as the broker has a record, after one round trip, so a record that
+// arrived during the transaction does not wait a whole further loop.
+// Otherwise, after a poll that waited for its records (fresh ones) or with
+// records arriving one at a time, it waits only RepollWait.
 func (r *Runner) poll(ctx context.Context, wait time.Duration) kgo.Fetches {
 	began := time.Now()
 	pollCtx, cancel := context.WithTimeout(ctx, wait)
 	fetches := r.sess.PollRecords(pollCtx, r.o.MaxPollRecords)
 	cancel()
 	n := fetches.NumRecords()
+	flowing := r.lastPolled > 1
+	r.lastPolled = n
 	if n == 0 || n >= r.o.MaxPollRecords || fetches.IsClientClosed() {
 		return fetches
 	}
 	repoll := r.o.RepollWait
-	if time.Since(began) < bufferedPoll {
+	if flowing && time.Since(began) < bufferedPoll {
 		repoll = max(repoll, r.o.RepollMaxWait)
 	}
 	pollCtx, cancel = context.WithTimeout(ctx, repoll)
@@ -280,6 +286,7 @@ func (r *Runner) poll(ctx context.Context, wait time.Duration) kgo.Fetches {
 	if more.IsClientClosed() {
 		return more
 	}
+	r.lastPolled += more.NumRecords()
 	return append(fetches, more...)
 }
 

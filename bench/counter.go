@@ -31,6 +31,8 @@ type StreamConfig struct {
 	Metrics stream.Metrics
 	// KafkaOpts are added to the connection options (a debug logger).
 	KafkaOpts []kgo.Opt
+	// Tune, if set, adjusts the runner's options before it starts.
+	Tune func(*stream.Options)
 }
 
 // CounterProcessor is the runtime's workload: a read-modify-write of a
@@ -59,14 +61,18 @@ func RunStream(ctx context.Context, c StreamConfig, process stream.Processor) er
 	if err != nil {
 		return err
 	}
-	r, err := stream.New(g, stream.Options{
+	o := stream.Options{
 		Kafka:      append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, c.KafkaOpts...),
 		StateDir:   c.StateDir,
 		InstanceID: "bench-1",
 		Clock:      c.Clock,
 		Metrics:    c.Metrics,
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if c.Tune != nil {
+		c.Tune(&o)
+	}
+	r, err := stream.New(g, o)
 	if err != nil {
 		return err
 	}

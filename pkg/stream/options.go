@@ -31,10 +31,17 @@ type Options struct {
 	// runner's stores (partitions and global tables): the working set of
 	// state that point reads find in memory. Default 64 MiB.
 	BlockCacheBytes int64
-	// RepollWait is how long the loop polls a second time for records that
-	// arrived while the last transaction ran, before it processes what the
-	// first poll returned. Default 3ms.
+	// RepollWait is how long the loop polls a second time for records
+	// that arrived meanwhile after a poll that waited for its records,
+	// before it processes what the first poll returned. Default 3ms.
 	RepollWait time.Duration
+	// RepollMaxWait is how long the loop polls a second time, while
+	// records are flowing (the last loop took more than one), after a
+	// poll that found its records already buffered (fetched while the last
+	// transaction ran): the records that arrived during the transaction
+	// are one fetch round trip away, and the poll returns as soon as they
+	// come. Default 25ms.
+	RepollMaxWait time.Duration
 	// StateCacheBytes bounds, per owned partition, an in-memory cache of
 	// committed state and table rows (absent keys included) in front of
 	// Pebble, so reads of recently active keys skip the store. 0 takes the
@@ -103,6 +110,9 @@ func (o *Options) defaults() {
 	}
 	if o.RepollWait == 0 {
 		o.RepollWait = 3 * time.Millisecond
+	}
+	if o.RepollMaxWait == 0 {
+		o.RepollMaxWait = 25 * time.Millisecond
 	}
 	if o.StateCacheBytes == 0 {
 		o.StateCacheBytes = 4 << 20

@@ -48,6 +48,10 @@ type Runner struct {
 	// nanoseconds), stopped why Run returned: for Health.
 	loopAt  atomic.Int64
 	stopped atomic.Pointer[stopCause]
+	// polling is when the loop's last poll began (TxnTiming.Poll);
+	// lastPolled how many records it returned. The loop's alone.
+	polling    time.Time
+	lastPolled int
 }
 
 type stopCause struct{ err error }
@@ -223,6 +227,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if r.backlog {
 			wait = time.Millisecond
 		}
+		r.polling = time.Now()
 		fetches := r.poll(ctx, wait)
 		if fetches.IsClientClosed() {
 			return nil
@@ -250,27 +255,44 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 }
 
 // poll returns the records to process next. franz-go buffers one fetch
-// per broker and sends the next fetch only once that one is polled, so the
-// first poll returns what arrived up to the fetch made during the last
-// transaction; records that arrived since are one fetch away. Polling again
-// briefly takes them too, which saves a record arriving just after a fetch
-// a whole loop of waiting.
+// per broker and sends the next fetch only once that one is polled, so a
+// poll right after a transaction returns at once what arrived up to the
+// fetch made while the transaction began; records that arrived since are
+// one fetch away. Polling again takes them too. When records are flowing
+// (the last loop took more than one) and this poll found its records
+// already buffered, it waits up to RepollMaxWait: the fetch returns as
+// soon as the broker has a record, after one round trip, so a record that
+// arrived during the transaction does not wait a whole further loop.
+// Otherwise, after a poll that waited for its records (fresh ones) or with
+// records arriving one at a time, it waits only RepollWait.
 func (r *Runner) poll(ctx context.Context, wait time.Duration) kgo.Fetches {
+	began := time.Now()
 	pollCtx, cancel := context.WithTimeout(ctx, wait)
 	fetches := r.sess.PollRecords(pollCtx, r.o.MaxPollRecords)
 	cancel()
 	n := fetches.NumRecords()
+	flowing := r.lastPolled > 1
+	r.lastPolled = n
 	if n == 0 || n >= r.o.MaxPollRecords || fetches.IsClientClosed() {
 		return fetches
 	}
-	pollCtx, cancel = context.WithTimeout(ctx, r.o.RepollWait)
+	repoll := r.o.RepollWait
+	if flowing && time.Since(began) < bufferedPoll {
+		repoll = max(repoll, r.o.RepollMaxWait)
+	}
+	pollCtx, cancel = context.WithTimeout(ctx, repoll)
 	defer cancel()
 	more := r.sess.PollRecords(pollCtx, r.o.MaxPollRecords-n)
 	if more.IsClientClosed() {
 		return more
 	}
+	r.lastPolled += more.NumRecords()
 	return append(fetches, more...)
 }
+
+// bufferedPoll is how quickly a poll that found its records already
+// buffered returns; one that took longer waited for a fetch.
+const bufferedPoll = time.Millisecond
 
 // fatalError stops the runner: the transactional producer is unusable.
 type fatalError struct{ err error }
@@ -307,7 +329,9 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 		return &fatalError{fmt.Errorf("begin transaction: %w", err)}
 	}
 	t := &txn{r: r, now: now, works: map[int32]*partitionWork{}}
+	t.timing.Poll = begun.Sub(r.polling)
 	err := t.run(records, ready)
+	t.timing.Process = time.Since(begun)
 	r.backlog = t.backlog.Load()
 	if err != nil {
 		t.abort(err)

@@ -39,6 +39,8 @@ type txn struct {
 	msgs           atomic.Int64
 	// backlog is set when a partition fired as many timers as it may.
 	backlog atomic.Bool
+	// timing is where the transaction spent its time, for TxnTimingMetrics.
+	timing TxnTiming
 }
 
 // run processes the records and the due timers of every ready partition,
@@ -334,11 +336,13 @@ func (t *txn) commit(begun time.Time) error {
 	r := t.r
 	endCtx, cancel := context.WithTimeout(context.Background(), r.o.TransactionTimeout+10*time.Second)
 	defer cancel()
+	flushing := time.Now()
 	if err := r.sess.Client().Flush(endCtx); err != nil {
 		t.abort(err)
 		return err
 	}
 	t.produced.Wait()
+	t.timing.Flush = time.Since(flushing)
 	produceErr := t.produceErr
 	try := kgo.TryCommit
 	if produceErr != nil {
@@ -361,7 +365,9 @@ func (t *txn) commit(begun time.Time) error {
 		t.discard()
 		return nil
 	}
+	ending := time.Now()
 	committed, err := r.sess.End(withRecommit(endCtx, recommit), try)
+	t.timing.End = time.Since(ending)
 	if err != nil {
 		t.discard()
 		r.o.Metrics.Aborted(err.Error())
@@ -378,24 +384,59 @@ func (t *txn) commit(begun time.Time) error {
 	}
 	r.o.Metrics.Committed(time.Since(begun), int(t.msgs.Load()))
 
+	// The stores take the transaction while the loop polls for the next
+	// one: the lock, taken here and released when they have it, keeps the
+	// next transaction (and a rebalance's callbacks) from the stores
+	// until then.
+	applying := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	go func() {
+		defer r.mu.Unlock()
+		t.apply()
+		t.timing.Apply = time.Since(applying)
+		t.timing.Messages = int(t.msgs.Load())
+		r.reportTiming(t.timing)
+	}()
+	return nil
+}
+
+// apply writes a committed transaction into its partitions' stores, each
+// partition's in parallel. The caller holds r.mu.
+func (t *txn) apply() {
+	r := t.r
+	type applied struct {
+		w   *partitionWork
+		err error
+	}
+	out := make([]applied, 0, len(t.works))
 	for id, w := range t.works {
 		if r.parts[id] != w.p || !w.p.ready.Load() {
 			// Revoked meanwhile: its store is closed and the next owner
 			// restores from the changelog, which has this transaction.
 			continue
 		}
-		if err := w.commit(); err != nil {
+		out = append(out, applied{w: w})
+	}
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].err = out[i].w.commit()
+		}()
+	}
+	wg.Wait()
+	for _, a := range out {
+		id := a.w.p.id
+		if a.err != nil {
 			// The changelog has the transaction; the store is behind its
 			// recorded offset and catches up by restoring again.
-			r.log.Error("apply committed transaction to store; restoring the partition from its changelog", "partition", id, "err", err)
-			r.restoreAgain(w.p)
+			r.log.Error("apply committed transaction to store; restoring the partition from its changelog", "partition", id, "err", a.err)
+			r.restoreAgain(a.w.p)
 			continue
 		}
-		r.o.Metrics.TimersPending(id, w.p.timers)
+		r.o.Metrics.TimersPending(id, a.w.p.timers)
 	}
-	return nil
 }
 
 // abort ends the transaction without committing and drops its work.

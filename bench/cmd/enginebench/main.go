@@ -92,7 +92,7 @@ func main() {
 type config struct {
 	events, users, partitions, active, catalog int
 	rate                                       float64
-	latency                                    time.Duration
+	latency, latencyLinger                     time.Duration
 	md                                         string
 }
 
@@ -107,6 +107,7 @@ func run(args []string) int {
 	fs.IntVar(&c.catalog, "catalog", 1_000_000, "rows of the lookup table of the global-table restore run (0: none)")
 	fs.Float64Var(&c.rate, "rate", 0, "events/s of the latency run (0: half the measured throughput)")
 	fs.DurationVar(&c.latency, "latency", 20*time.Second, "how long the latency run paces events")
+	fs.DurationVar(&c.latencyLinger, "latency-linger", 0, "producer linger of the latency run's paced events (0: each is sent at once, like streambench's)")
 	fs.StringVar(&c.md, "md", "", "also write the report to this file")
 	memLimit := fs.String("memory-limit", "auto", "each engine process's soft memory limit: auto, off or a size (the engine service's --memory-limit)")
 	txnTimeout := fs.Duration("transaction-timeout", 0, "each engine process's transaction timeout (0: the runtime's default; the engine service's --transaction-timeout)")
@@ -152,7 +153,7 @@ func run(args []string) int {
 	if sc.on {
 		return runScale(ctx, seeds, broker, c, *sc)
 	}
-	r := &report{broker: broker, cfg: c, start: time.Now()}
+	r := &report{broker: broker, cfg: c, seeds: seeds, start: time.Now()}
 	if err := r.measure(ctx, seeds); err != nil {
 		logger.Print(err)
 		return 1
@@ -391,10 +392,14 @@ func child(args []string) int {
 		// evicted.
 		kopts = append(kopts, kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/6))
 	}
+	// The runtime's transactions, phase by phase, are printed at the end:
+	// where the latency goes.
+	stats := &bench.TxnStats{}
+	defer func() { logger.Printf("engine %s: %s%s", filepath.Base(*state), stats, stats.Phases()) }()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd,
 		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
-		Stream: stream.Options{TransactionTimeout: *txnTimeout},
+		Stream: stream.Options{TransactionTimeout: *txnTimeout, Metrics: stats},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
 	})
 	if err != nil {
@@ -432,6 +437,7 @@ func child(args []string) int {
 // report gathers the figures.
 type report struct {
 	broker string
+	seeds  []string
 	cfg    config
 	start  time.Time
 
@@ -623,6 +629,11 @@ const latencyWarmUp = 2 * time.Second
 // pace produces Signed Up events at r.rate for the latency duration, each
 // stamped with its send time, to fresh users (each enters once).
 func (r *report) pace(ctx context.Context, d *deployment) (int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.seeds...), kgo.ProducerLinger(r.cfg.latencyLinger), kgo.MaxBufferedRecords(1_000_000))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
 	interval := time.Duration(float64(time.Second) / r.rate)
 	start := time.Now()
 	n := 0
@@ -638,10 +649,10 @@ func (r *report) pace(ctx context.Context, d *deployment) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		d.cl.Produce(ctx, &kgo.Record{Topic: d.prefix + "events", Key: []byte(ev.UserID), Value: v}, nil)
+		cl.Produce(ctx, &kgo.Record{Topic: d.prefix + "events", Key: []byte(ev.UserID), Value: v}, nil)
 		n++
 	}
-	return n, d.cl.Flush(ctx)
+	return n, cl.Flush(ctx)
 }
 
 func (r *report) activeRun(ctx context.Context, seeds []string, work string) error {
@@ -677,7 +688,7 @@ func (r *report) markdown() string {
 	if r.stateInstances > 0 {
 		w("| state per waiting cart instance (changelog bytes / instances; %d instances, ~%d items each) | **%d bytes** |\n", r.stateInstances, r.cfg.events/r.stateInstances, r.stateBytes/r.stateInstances)
 	}
-	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s: p50 / p99 / max | %s |\n", r.rate, latencyText(r.lat, r.latSends))
+	w("| latency, event to send command visible (read_committed), immediate send at %.0f events/s (paced, producer linger %v): p50 / p99 / max | %s |\n", r.rate, r.cfg.latencyLinger, latencyText(r.lat, r.latSends))
 	if r.activeInstances > 0 {
 		w("| %d waiting cart instances: time to enter them all / peak RSS | %.1f s (engine CPU %.1f s) / **%d MiB** |\n", r.activeInstances, r.activeTook.Seconds(), r.activeCPU.Seconds(), r.activeRSS>>20)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/bench"
+	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
 // childMain runs one pipeline in this process until SIGTERM: "streambench
@@ -56,9 +57,10 @@ func childMain(args []string) int {
 		Changelog: *changelog, DeadLetter: *dlq, StateDir: *state, Partitions: *partitions, Ready: ready,
 		Metrics: stats,
 	}
+	events := &bench.KgoEvents{}
 	defer func() {
 		if *kind != "pipe" {
-			logger.Printf("%s: %s", *group, stats)
+			logger.Printf("%s: %s; %s%s", *group, stats, events, stats.Phases())
 		}
 	}()
 	// STREAMBENCH_KGO_LOG names a file for franz-go's debug log of a
@@ -71,17 +73,41 @@ func childMain(args []string) int {
 		}
 		defer f.Close()
 		sc.KafkaOpts = append(sc.KafkaOpts, kgo.WithLogger(kgo.BasicLogger(f, kgo.LogLevelDebug, func() string { return time.Now().Format("15:04:05.000000 ") })))
+	} else if *kind != "pipe" {
+		sc.KafkaOpts = append(sc.KafkaOpts, kgo.WithLogger(events))
 	}
-	// STREAMBENCH_METADATA_MIN_AGE tries a shorter kgo.MetadataMinAge for a
-	// runtime child (a produce that meets CONCURRENT_TRANSACTIONS is
-	// retried only after a metadata refresh, at most one per min age).
-	if v := os.Getenv("STREAMBENCH_METADATA_MIN_AGE"); v != "" && *kind != "pipe" {
+	// Knobs to try on a runtime child, each a duration in an environment
+	// variable: STREAMBENCH_METADATA_MIN_AGE a shorter kgo.MetadataMinAge
+	// (a produce that meets CONCURRENT_TRANSACTIONS is retried only after a
+	// metadata refresh, at most one per min age), STREAMBENCH_LINGER a
+	// producer linger, STREAMBENCH_REPOLL, STREAMBENCH_REPOLL_MAX and
+	// STREAMBENCH_POLL the runner's RepollWait, RepollMaxWait and PollWait.
+	var tunes []func(*stream.Options)
+	for _, knob := range []struct {
+		env string
+		set func(time.Duration)
+	}{
+		{"STREAMBENCH_METADATA_MIN_AGE", func(d time.Duration) { sc.KafkaOpts = append(sc.KafkaOpts, kgo.MetadataMinAge(d)) }},
+		{"STREAMBENCH_LINGER", func(d time.Duration) { sc.KafkaOpts = append(sc.KafkaOpts, kgo.ProducerLinger(d)) }},
+		{"STREAMBENCH_REPOLL", func(d time.Duration) { tunes = append(tunes, func(o *stream.Options) { o.RepollWait = d }) }},
+		{"STREAMBENCH_REPOLL_MAX", func(d time.Duration) { tunes = append(tunes, func(o *stream.Options) { o.RepollMaxWait = d }) }},
+		{"STREAMBENCH_POLL", func(d time.Duration) { tunes = append(tunes, func(o *stream.Options) { o.PollWait = d }) }},
+	} {
+		v := os.Getenv(knob.env)
+		if v == "" || *kind == "pipe" {
+			continue
+		}
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			logger.Printf("child: STREAMBENCH_METADATA_MIN_AGE: %v", err)
+			logger.Printf("child: %s: %v", knob.env, err)
 			return 2
 		}
-		sc.KafkaOpts = append(sc.KafkaOpts, kgo.MetadataMinAge(d))
+		knob.set(d)
+	}
+	sc.Tune = func(o *stream.Options) {
+		for _, f := range tunes {
+			f(o)
+		}
 	}
 	bench.Announce("start", time.Now().UnixNano())
 	var err error
@@ -89,7 +115,7 @@ func childMain(args []string) int {
 	case "pipe":
 		err = bench.RunPipe(ctx, bench.PipeConfig{Brokers: sc.Brokers, Group: *group, Input: *input, Output: *output, Partitions: *partitions, Ready: ready})
 	case "stream":
-		err = bench.RunStream(ctx, sc, bench.CounterProcessor(*output))
+		err = bench.RunStream(ctx, sc, stats.Stamped(bench.CounterProcessor(*output), 2*time.Second))
 	case "timers":
 		clock := &bench.StartClock{Base: time.UnixMilli(*base)}
 		sc.Clock = clock.Now

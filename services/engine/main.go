@@ -6,21 +6,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -30,7 +30,7 @@ var engineSettings = []settings.Setting{
 	{Flag: "state-dir", Env: "BECKON_STATE_DIR", Default: "/var/lib/beckon", Usage: "where the partition stores live (a persistent volume)"},
 	{Flag: "instance-id", Env: "BECKON_INSTANCE_ID", Usage: "stable name of this instance, e.g. the pod name (default: the host name)"},
 	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: "beckon-engine", Usage: "consumer group of the engines"},
-	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz and /readyz (empty: none)"},
+	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 	{Flag: "max-payload-bytes", Env: "BECKON_MAX_PAYLOAD_BYTES", Default: "65536", Usage: "largest send payload; a larger one is not sent and an error activity says so"},
 }
 
@@ -96,51 +96,33 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	reg, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	defer reg.Shutdown(context.Background())
+	streamMetrics, journeyMetrics, err := metrics.ForEngine(reg)
+	if err != nil {
+		return err
+	}
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
 		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
+		Stream: stream.Options{Metrics: streamMetrics}, Metrics: journeyMetrics,
 	})
 	if err != nil {
 		return err
 	}
+	if err := metrics.ObserveHealth(reg.Meter(), e); err != nil {
+		return err
+	}
 	if addr := own.String("health-addr"); addr != "" {
-		srv := &http.Server{Addr: addr, Handler: health(e), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("health endpoint", "err", err)
-			}
-		}()
-		defer srv.Close()
+		bound, err := health.Serve(ctx, log, addr, health.Handler(e, reg.Handler()))
+		if err != nil {
+			return err
+		}
+		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
 	return e.Run(ctx)
-}
-
-// probed is what the health endpoints ask: *engine.Engine.
-type probed interface {
-	Ready() bool
-	Health() error
-}
-
-// health serves liveness and readiness: live while the engine can make
-// progress (its runner runs, its loop turns, no restore keeps failing);
-// ready once the journeys are loaded and every owned partition is
-// restored.
-func health(e probed) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := e.Health(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !e.Ready() {
-			http.Error(w, "restoring", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	return mux
 }

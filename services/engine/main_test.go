@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/topics"
@@ -60,6 +62,19 @@ func TestEngineServesReadinessAndStops(t *testing.T) {
 			t.Fatalf("not ready within 30s: %v\n%s", err, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// /metrics, on the same address, says what /readyz says and the
+	// runtime's series are there.
+	resp, err := http.Get(fmt.Sprintf("http://%s/metrics", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"beckon_ready 1", "beckon_healthy 1", "beckon_partitions_owned 2", "beckon_partitions_ready 2", "beckon_stream_restore_duration_seconds_count"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
 	}
 	cancel()
 	select {
@@ -113,7 +128,7 @@ func TestHealthReportsWhatIsTrue(t *testing.T) {
 		{probe{ready: false}, 200, 503, "ok"},
 		{probe{health: fmt.Errorf("partition 3: restore failing for 2m0s: disk")}, 503, 503, "partition 3: restore failing"},
 	} {
-		h := health(c.p)
+		h := health.Handler(c.p, nil)
 		for path, want := range map[string]int{"/healthz": c.healthz, "/readyz": c.readyz} {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))

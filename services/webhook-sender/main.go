@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/webhook"
 )
@@ -32,6 +34,7 @@ var senderSettings = []settings.Setting{
 	{Flag: "retry-max", Env: "BECKON_WEBHOOK_RETRY_MAX", Default: "30s", Usage: "cap of the backoff between retries"},
 	{Flag: "group", Env: "BECKON_WEBHOOK_GROUP", Default: "beckon-webhook-sender", Usage: "consumer group of the webhook senders"},
 	{Flag: "concurrency", Env: "BECKON_WEBHOOK_CONCURRENCY", Default: "16", Usage: "requests in flight at most, across partitions"},
+	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 }
 
 func main() {
@@ -93,6 +96,21 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, own *se
 	s, err := webhook.New(wc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if addr := own.String("health-addr"); addr != "" {
+		reg, err := metrics.New()
+		if err != nil {
+			return err
+		}
+		defer reg.Shutdown(context.Background())
+		if err := metrics.ObserveHealth(reg.Meter(), s); err != nil {
+			return err
+		}
+		bound, err := health.Serve(ctx, log, addr, health.Handler(s, reg.Handler()))
+		if err != nil {
+			return err
+		}
+		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
 	return s.Run(ctx)
 }

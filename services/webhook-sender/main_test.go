@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,6 +58,7 @@ func TestSenderPostsAndStops(t *testing.T) {
 	env := map[string]string{
 		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
 		"BECKON_WEBHOOK_URL": srv.URL, "BECKON_WEBHOOK_SECRET": "k", "BECKON_WEBHOOK_GROUP": prefix + "webhook",
+		"BECKON_HEALTH_ADDR": freeAddr(t),
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -72,6 +75,15 @@ func TestSenderPostsAndStops(t *testing.T) {
 		<-done
 		t.Fatalf("no request within 30s\n%s", stderr.String())
 	}
+	base := "http://" + env["BECKON_HEALTH_ADDR"]
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := get(t, base+path); code != http.StatusOK {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	if _, body := get(t, base+"/metrics"); !strings.Contains(body, "beckon_ready 1") || !strings.Contains(body, "beckon_healthy 1") {
+		t.Errorf("/metrics lacks beckon_ready 1 and beckon_healthy 1:\n%s", body)
+	}
 	stop()
 	select {
 	case code := <-done:
@@ -81,6 +93,27 @@ func TestSenderPostsAndStops(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("did not stop within 30s of cancellation")
 	}
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func TestSenderRejectsBadFlags(t *testing.T) {

@@ -1,0 +1,121 @@
+package metrics
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// bound is one attribute set, pre-bound as the option slices the
+// instruments take, so a measurement passes them without allocating.
+type bound struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+	obs []metric.ObserveOption
+	// n is the series' count when it is a counter kept here (counter).
+	n atomic.Int64
+}
+
+func bind(attrs ...attribute.KeyValue) *bound {
+	o := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	return &bound{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}, obs: []metric.ObserveOption{o}}
+}
+
+// boundSets maps a key (a topic and partition, a channel, a class) to its
+// bound attribute set. Reads take no lock and do not allocate: the map is
+// replaced, never changed, when a new key appears, which happens a
+// bounded number of times (label values are bounded).
+type boundSets[K comparable] struct {
+	mu   sync.Mutex
+	m    atomic.Pointer[map[K]*bound]
+	make func(K) []attribute.KeyValue
+}
+
+func newBoundSets[K comparable](mk func(K) []attribute.KeyValue) *boundSets[K] {
+	s := &boundSets[K]{make: mk}
+	m := map[K]*bound{}
+	s.m.Store(&m)
+	return s
+}
+
+func (s *boundSets[K]) get(k K) *bound {
+	if b, ok := (*s.m.Load())[k]; ok {
+		return b
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.m.Load()
+	if b, ok := old[k]; ok {
+		return b
+	}
+	next := make(map[K]*bound, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	b := bind(s.make(k)...)
+	next[k] = b
+	s.m.Store(&next)
+	return b
+}
+
+// counter is a counter kept in atomics and read by the SDK at each
+// collection: an add on the processing path is a map read and an atomic
+// add, a fraction of a synchronous instrument's cost.
+type counter[K comparable] struct {
+	inst metric.Int64Observable
+	sets *boundSets[K]
+}
+
+func (c *counter[K]) add(k K, n int64) { c.sets.get(k).n.Add(n) }
+
+func (c *counter[K]) observe(o metric.Observer) {
+	for _, b := range *c.sets.m.Load() {
+		o.ObserveInt64(c.inst, b.n.Load(), b.obs...)
+	}
+}
+
+// observed registers the callback that reports counters at collection.
+type observed interface {
+	observe(metric.Observer)
+	instrument() metric.Observable
+}
+
+func (c *counter[K]) instrument() metric.Observable { return c.inst }
+
+func register(m metric.Meter, cs ...observed) error {
+	insts := make([]metric.Observable, len(cs))
+	for i, c := range cs {
+		insts[i] = c.instrument()
+	}
+	_, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, c := range cs {
+			c.observe(o)
+		}
+		return nil
+	}, insts...)
+	return err
+}
+
+func newCounter[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
+	inst, err := m.Int64ObservableCounter(name, metric.WithDescription(desc))
+	if err != nil {
+		return nil, err
+	}
+	return &counter[K]{inst: inst, sets: newBoundSets(labels)}, nil
+}
+
+func newUpDownCounter[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
+	inst, err := m.Int64ObservableUpDownCounter(name, metric.WithDescription(desc))
+	if err != nil {
+		return nil, err
+	}
+	return &counter[K]{inst: inst, sets: newBoundSets(labels)}, nil
+}
+
+// label returns the labels of a one-label series.
+func label(name string) func(string) []attribute.KeyValue {
+	return func(v string) []attribute.KeyValue { return []attribute.KeyValue{attribute.String(name, v)} }
+}

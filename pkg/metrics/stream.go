@@ -1,0 +1,171 @@
+package metrics
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/beckon-dev/beckon/pkg/stream"
+)
+
+// Latency buckets in seconds: a transaction takes milliseconds to
+// seconds; a restore seconds to hours.
+var (
+	latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+	restoreBuckets = []float64{0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600}
+)
+
+// topicPartition keys the per-partition series.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+type topicKind struct {
+	topic string
+	kind  stream.Kind
+}
+
+type topicClass struct{ topic, class string }
+
+// Stream is the stream runtime's stream.Metrics, measured with
+// OpenTelemetry instruments.
+type Stream struct {
+	processed     *counter[topicKind]
+	txnSeconds    metric.Float64Histogram
+	txnMessages   metric.Int64Histogram
+	aborts        *counter[string]
+	retries       *counter[string]
+	deadLetters   *counter[topicClass]
+	lag           metric.Int64Gauge
+	timers        metric.Int64Gauge
+	restored      metric.Int64Gauge
+	restoreTotal  metric.Int64Gauge
+	restoreTook   metric.Float64Histogram
+	byPartition   *boundSets[topicPartition]
+	byPartitionID *boundSets[int32]
+	none          *bound
+}
+
+var _ stream.Metrics = (*Stream)(nil)
+var _ stream.RestoreMetrics = (*Stream)(nil)
+
+// NewStream creates the runtime's instruments on m.
+func NewStream(m metric.Meter) (*Stream, error) {
+	s := &Stream{
+		byPartition: newBoundSets(func(k topicPartition) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
+		}),
+		byPartitionID: newBoundSets(func(p int32) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
+		}),
+		none: bind(),
+	}
+	var err error
+	g := func(name, desc string) metric.Int64Gauge {
+		if err != nil {
+			return nil
+		}
+		var x metric.Int64Gauge
+		x, err = m.Int64Gauge(name, metric.WithDescription(desc))
+		return x
+	}
+	h := func(name, desc string, buckets []float64) metric.Float64Histogram {
+		if err != nil {
+			return nil
+		}
+		var x metric.Float64Histogram
+		x, err = m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(buckets...))
+		return x
+	}
+	s.txnSeconds = h("beckon_stream_transaction_duration", "Committed transactions: from begin to commit.", latencyBuckets)
+	s.lag = g("beckon_stream_consumer_lag", "Records between the last one fetched and the partition's high watermark.")
+	s.timers = g("beckon_stream_timers_pending", "Timers scheduled in a partition.")
+	s.restored = g("beckon_stream_restore_offsets_restored", "Offsets read so far by the partition's latest restore from a topic.")
+	s.restoreTotal = g("beckon_stream_restore_offsets_target", "Offsets the partition's latest restore from a topic has to read.")
+	s.restoreTook = h("beckon_stream_restore_duration", "Partition restores, from assignment to ready.", restoreBuckets)
+	if err == nil {
+		s.txnMessages, err = m.Int64Histogram("beckon_stream_transaction_messages", metric.WithDescription("Messages per committed transaction."),
+			metric.WithExplicitBucketBoundaries(1, 10, 100, 500, 1000, 2500, 5000, 10000))
+	}
+	if err == nil {
+		s.processed, err = newCounter(m, "beckon_stream_messages", "Messages handled (records, table updates, timers), dead-lettered ones included.",
+			func(k topicKind) []attribute.KeyValue {
+				return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String())}
+			})
+	}
+	if err == nil {
+		s.aborts, err = newCounter(m, "beckon_stream_aborts", "Transactions that did not commit, by cause.", label("cause"))
+	}
+	if err == nil {
+		s.retries, err = newCounter(m, "beckon_stream_retries", "Partitions paused after a transient failure, by cause.", label("cause"))
+	}
+	if err == nil {
+		s.deadLetters, err = newCounter(m, "beckon_stream_dead_letters", "Messages sent to the dead-letter topic, by source topic and reason.",
+			func(k topicClass) []attribute.KeyValue {
+				return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("reason", k.class)}
+			})
+	}
+	if err == nil {
+		err = register(m, s.processed, s.aborts, s.retries, s.deadLetters)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Processed counts handled messages by topic and kind.
+func (s *Stream) Processed(topic string, _ int32, kind stream.Kind, n int) {
+	s.processed.add(topicKind{topic, kind}, int64(n))
+}
+
+// Committed records a committed transaction's duration and size.
+func (s *Stream) Committed(d time.Duration, messages int) {
+	s.txnSeconds.Record(context.Background(), d.Seconds(), s.none.rec...)
+	s.txnMessages.Record(context.Background(), int64(messages), s.none.rec...)
+}
+
+// Aborted counts an aborted transaction by the class of its reason.
+func (s *Stream) Aborted(reason string) {
+	s.aborts.add(classify(transientRules, reason), 1)
+}
+
+// Retried counts a partition paused after a transient failure by the
+// class of its reason.
+func (s *Stream) Retried(_ int32, reason string, _ time.Duration) {
+	s.retries.add(classify(transientRules, reason), 1)
+}
+
+// DeadLettered counts a dead letter by source topic and reason class.
+func (s *Stream) DeadLettered(topic, reason string) {
+	if topic == "" {
+		topic = "timer"
+	}
+	s.deadLetters.add(topicClass{topic, classify(deadLetterRules, reason)}, 1)
+}
+
+// Lag records a partition's consumer lag.
+func (s *Stream) Lag(topic string, partition int32, lag int64) {
+	s.lag.Record(context.Background(), lag, s.byPartition.get(topicPartition{topic, partition}).rec...)
+}
+
+// TimersPending records the timers scheduled in a partition.
+func (s *Stream) TimersPending(partition int32, n int64) {
+	s.timers.Record(context.Background(), n, s.byPartitionID.get(partition).rec...)
+}
+
+// RestoreProgress records how far a partition's restore from topic is.
+func (s *Stream) RestoreProgress(topic string, partition int32, restored, total int64) {
+	b := s.byPartition.get(topicPartition{topic, partition})
+	s.restored.Record(context.Background(), restored, b.rec...)
+	s.restoreTotal.Record(context.Background(), total, b.rec...)
+}
+
+// Restored records how long a partition's restore took.
+func (s *Stream) Restored(partition int32, took time.Duration) {
+	s.restoreTook.Record(context.Background(), took.Seconds(), s.byPartitionID.get(partition).rec...)
+}

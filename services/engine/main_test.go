@@ -32,12 +32,7 @@ func TestEngineServesReadinessAndStops(t *testing.T) {
 	if _, err := topics.Apply(context.Background(), kafkatest.Client(t, brokers), layout); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	env := map[string]string{
 		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
 		"BECKON_PARTITIONS": "2", "BECKON_REPLICATION_FACTOR": "1",
@@ -140,4 +135,14 @@ func TestHealthReportsWhatIsTrue(t *testing.T) {
 			}
 		}
 	}
+}
+
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -71,7 +71,7 @@ func (s *Sender) Run(parent context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook: kafka client: %w", err)
 	}
-	s.log.Info("webhook sender starting", "topic", s.cfg.Commands, "group", s.cfg.Group, "url", s.cfg.URL)
+	s.log.Info("webhook sender starting", "topic", s.cfg.Commands, "group", s.cfg.Group, "url", loggedURL(s.cfg.URL))
 	s.started()
 	defer s.stopped()
 	s.poll(ctx, cl)

@@ -18,6 +18,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/stream"
@@ -46,10 +47,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	conn := kafkaconn.RegisterFlags(fs, getenv)
 	layoutFlags := topics.RegisterFlags(fs, getenv)
 	own := settings.Bind(fs, getenv, engineSettings)
+	logFlags := settings.Bind(fs, getenv, logging.Settings)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := logging.FromSettings(stderr, logFlags)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if err := serve(ctx, log, conn, layoutFlags, own); err != nil {
 		log.Error("engine stopped", "err", err)
 		return 1

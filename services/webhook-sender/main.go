@@ -19,6 +19,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/webhook"
@@ -51,10 +52,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	fs.SetOutput(stderr)
 	conn := kafkaconn.RegisterFlags(fs, getenv)
 	own := settings.Bind(fs, getenv, senderSettings)
+	logFlags := settings.Bind(fs, getenv, logging.Settings)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := logging.FromSettings(stderr, logFlags)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if err := serve(ctx, log, conn, own); err != nil {
 		log.Error("webhook sender stopped", "err", err)
 		if errors.Is(err, errUsage) {

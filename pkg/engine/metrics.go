@@ -79,3 +79,15 @@ func (e *Engine) Owned() (owned, ready int) {
 	}
 	return r.Owned()
 }
+
+// OwnedPartitions returns the partition numbers this engine owns,
+// restoring or ready; none before it runs.
+func (e *Engine) OwnedPartitions() []int32 {
+	e.mu.Lock()
+	r := e.runner
+	e.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.OwnedPartitions()
+}

@@ -67,13 +67,21 @@ func (s *boundSets[K]) get(k K) *bound {
 type counter[K comparable] struct {
 	inst metric.Int64Observable
 	sets *boundSets[K]
+	// keep, when set, tells which series to report (gauges of partitions
+	// this process owns).
+	keep func(K) bool
 }
 
 func (c *counter[K]) add(k K, n int64) { c.sets.get(k).n.Add(n) }
 
+// set makes the series a gauge's latest value.
+func (c *counter[K]) set(k K, v int64) { c.sets.get(k).n.Store(v) }
+
 func (c *counter[K]) observe(o metric.Observer) {
-	for _, b := range *c.sets.m.Load() {
-		o.ObserveInt64(c.inst, b.n.Load(), b.obs...)
+	for k, b := range *c.sets.m.Load() {
+		if c.keep == nil || c.keep(k) {
+			o.ObserveInt64(c.inst, b.n.Load(), b.obs...)
+		}
 	}
 }
 
@@ -109,6 +117,14 @@ func newCounter[K comparable](m metric.Meter, name, desc string, labels func(K) 
 
 func newUpDownCounter[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
 	inst, err := m.Int64ObservableUpDownCounter(name, metric.WithDescription(desc))
+	if err != nil {
+		return nil, err
+	}
+	return &counter[K]{inst: inst, sets: newBoundSets(labels)}, nil
+}
+
+func newGauge[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
+	inst, err := m.Int64ObservableGauge(name, metric.WithDescription(desc))
 	if err != nil {
 		return nil, err
 	}

@@ -155,3 +155,37 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedPartitionsLeaveNoSeries: once a partition is no longer owned,
+// its lag, timers and restore progress are not reported any more.
+func TestMovedPartitionsLeaveNoSeries(t *testing.T) {
+	reg, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStream(reg.Meter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := []int32{0, 1}
+	s.ReportOwned(func() []int32 { return owned })
+	for p := range int32(2) {
+		s.Lag("events", p, 5)
+		s.TimersPending(p, 7)
+		s.RestoreProgress("changelog", p, 1, 2)
+	}
+	out := scrape(t, reg)
+	for _, want := range []string{`beckon_stream_consumer_lag{partition="1",topic="events"} 5`, `beckon_stream_timers_pending{partition="1"} 7`, `beckon_stream_restore_offsets_target{partition="1",topic="changelog"} 2`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("owned partition 1: exposition lacks %s", want)
+		}
+	}
+	owned = []int32{0}
+	out = scrape(t, reg)
+	if strings.Contains(out, `partition="1"`) {
+		t.Errorf("partition 1 moved away and still has series:\n%s", out)
+	}
+	if !strings.Contains(out, `beckon_stream_consumer_lag{partition="0",topic="events"} 5`) {
+		t.Errorf("partition 0 lost its lag series:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -40,14 +41,14 @@ type Stream struct {
 	aborts        *counter[string]
 	retries       *counter[string]
 	deadLetters   *counter[topicClass]
-	lag           metric.Int64Gauge
-	timers        metric.Int64Gauge
-	restored      metric.Int64Gauge
-	restoreTotal  metric.Int64Gauge
+	lag           *counter[topicPartition]
+	timers        *counter[int32]
+	restored      *counter[topicPartition]
+	restoreTotal  *counter[topicPartition]
 	restoreTook   metric.Float64Histogram
-	byPartition   *boundSets[topicPartition]
 	byPartitionID *boundSets[int32]
 	none          *bound
+	owned         atomic.Pointer[func() []int32]
 }
 
 var _ stream.Metrics = (*Stream)(nil)
@@ -56,21 +57,23 @@ var _ stream.RestoreMetrics = (*Stream)(nil)
 // NewStream creates the runtime's instruments on m.
 func NewStream(m metric.Meter) (*Stream, error) {
 	s := &Stream{
-		byPartition: newBoundSets(func(k topicPartition) []attribute.KeyValue {
-			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
-		}),
 		byPartitionID: newBoundSets(func(p int32) []attribute.KeyValue {
 			return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
 		}),
 		none: bind(),
 	}
 	var err error
-	g := func(name, desc string) metric.Int64Gauge {
+	g := func(name, desc string) *counter[topicPartition] {
 		if err != nil {
 			return nil
 		}
-		var x metric.Int64Gauge
-		x, err = m.Int64Gauge(name, metric.WithDescription(desc))
+		var x *counter[topicPartition]
+		x, err = newGauge(m, name, desc, func(k topicPartition) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
+		})
+		if x != nil {
+			x.keep = func(k topicPartition) bool { return s.owns(k.partition) }
+		}
 		return x
 	}
 	h := func(name, desc string, buckets []float64) metric.Float64Histogram {
@@ -83,7 +86,6 @@ func NewStream(m metric.Meter) (*Stream, error) {
 	}
 	s.txnSeconds = h("beckon_stream_transaction_duration", "Committed transactions: from begin to commit.", latencyBuckets)
 	s.lag = g("beckon_stream_consumer_lag", "Records between the last one fetched and the partition's high watermark.")
-	s.timers = g("beckon_stream_timers_pending", "Timers scheduled in a partition.")
 	s.restored = g("beckon_stream_restore_offsets_restored", "Offsets read so far by the partition's latest restore from a topic.")
 	s.restoreTotal = g("beckon_stream_restore_offsets_target", "Offsets the partition's latest restore from a topic has to read.")
 	s.restoreTook = h("beckon_stream_restore_duration", "Partition restores, from assignment to ready.", restoreBuckets)
@@ -110,12 +112,39 @@ func NewStream(m metric.Meter) (*Stream, error) {
 			})
 	}
 	if err == nil {
-		err = register(m, s.processed, s.aborts, s.retries, s.deadLetters)
+		s.timers, err = newGauge(m, "beckon_stream_timers_pending", "Timers scheduled in a partition.", func(p int32) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
+		})
+	}
+	if err == nil {
+		s.timers.keep = s.owns
+		err = register(m, s.processed, s.aborts, s.retries, s.deadLetters, s.lag, s.timers, s.restored, s.restoreTotal)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ReportOwned makes the per-partition gauges (lag, timers pending,
+// restore progress) report only the partitions owned says this process
+// owns, so a partition that moved away leaves no stale series behind.
+// owned is called at each collection (*engine.Engine's OwnedPartitions).
+func (s *Stream) ReportOwned(owned func() []int32) { s.owned.Store(&owned) }
+
+// owns reports whether partition is owned, at this collection.
+func (s *Stream) owns(partition int32) bool {
+	f := s.owned.Load()
+	if f == nil {
+		return true
+	}
+	// A collection reads few series; a scan of the owned list is cheap.
+	for _, p := range (*f)() {
+		if p == partition {
+			return true
+		}
+	}
+	return false
 }
 
 // Processed counts handled messages by topic and kind.
@@ -150,19 +179,19 @@ func (s *Stream) DeadLettered(topic, reason string) {
 
 // Lag records a partition's consumer lag.
 func (s *Stream) Lag(topic string, partition int32, lag int64) {
-	s.lag.Record(context.Background(), lag, s.byPartition.get(topicPartition{topic, partition}).rec...)
+	s.lag.set(topicPartition{topic, partition}, lag)
 }
 
 // TimersPending records the timers scheduled in a partition.
 func (s *Stream) TimersPending(partition int32, n int64) {
-	s.timers.Record(context.Background(), n, s.byPartitionID.get(partition).rec...)
+	s.timers.set(partition, n)
 }
 
 // RestoreProgress records how far a partition's restore from topic is.
 func (s *Stream) RestoreProgress(topic string, partition int32, restored, total int64) {
-	b := s.byPartition.get(topicPartition{topic, partition})
-	s.restored.Record(context.Background(), restored, b.rec...)
-	s.restoreTotal.Record(context.Background(), total, b.rec...)
+	k := topicPartition{topic, partition}
+	s.restored.set(k, restored)
+	s.restoreTotal.set(k, total)
 }
 
 // Restored records how long a partition's restore took.

@@ -13,3 +13,15 @@ func (r *Runner) Owned() (owned, ready int) {
 	}
 	return owned, ready
 }
+
+// OwnedPartitions returns the partition numbers this runner owns,
+// restoring or ready, in no particular order.
+func (r *Runner) OwnedPartitions() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int32, 0, len(r.parts))
+	for id := range r.parts {
+		out = append(out, id)
+	}
+	return out
+}

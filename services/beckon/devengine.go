@@ -72,6 +72,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 	if err != nil {
 		return nil, nil, err
 	}
+	streamMetrics.ReportOwned(e.OwnedPartitions)
 	ectx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ectx) }()

@@ -122,6 +122,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err := metrics.ObserveHealth(reg.Meter(), e); err != nil {
 		return err
 	}
+	streamMetrics.ReportOwned(e.OwnedPartitions)
 	if addr := own.String("health-addr"); addr != "" {
 		bound, err := health.Serve(ctx, log, addr, health.Handler(e, reg.Handler()))
 		if err != nil {

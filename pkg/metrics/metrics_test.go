@@ -33,9 +33,10 @@ func (p probe) Ready() bool               { return p.ready }
 func (p probe) Health() error             { return p.health }
 func (p probe) Owned() (owned, ready int) { return p.owned, p.parts }
 
-// TestExposition: every hook shows in the Prometheus exposition under its
-// documented name and labels, with free-text reasons reduced to classes.
-func TestExposition(t *testing.T) {
+// exercised returns a registry on which every instrument has a series,
+// and its exposition.
+func exercised(t *testing.T) (*Registry, string) {
+	t.Helper()
 	reg, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +67,13 @@ func TestExposition(t *testing.T) {
 	j.Skipped("Über user u-42")
 	j.Handled(stream.KindTimer, time.Millisecond)
 	j.TimerFired(1500 * time.Millisecond)
+	return reg, scrape(t, reg)
+}
 
-	out := scrape(t, reg)
+// TestExposition: every hook shows in the Prometheus exposition under its
+// documented name and labels, with free-text reasons reduced to classes.
+func TestExposition(t *testing.T) {
+	_, out := exercised(t)
 	for _, want := range []string{
 		`beckon_stream_messages_total{kind="record",topic="events"} 3`,
 		`beckon_stream_transaction_duration_seconds_count 1`,

@@ -107,28 +107,49 @@ func register(m metric.Meter, cs ...observed) error {
 	return err
 }
 
-func newCounter[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
-	inst, err := m.Int64ObservableCounter(name, metric.WithDescription(desc))
-	if err != nil {
-		return nil, err
-	}
-	return &counter[K]{inst: inst, sets: newBoundSets(labels)}, nil
+// instruments creates instruments on a meter, keeping the first error
+// (later calls do nothing and return nil).
+type instruments struct {
+	m   metric.Meter
+	err error
 }
 
-func newUpDownCounter[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
-	inst, err := m.Int64ObservableUpDownCounter(name, metric.WithDescription(desc))
-	if err != nil {
-		return nil, err
+// seconds is a histogram of durations in seconds.
+func (in *instruments) seconds(name, desc string, buckets []float64) metric.Float64Histogram {
+	if in.err != nil {
+		return nil
 	}
-	return &counter[K]{inst: inst, sets: newBoundSets(labels)}, nil
+	h, err := in.m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(buckets...))
+	in.err = err
+	return h
 }
 
-func newGauge[K comparable](m metric.Meter, name, desc string, labels func(K) []attribute.KeyValue) (*counter[K], error) {
-	inst, err := m.Int64ObservableGauge(name, metric.WithDescription(desc))
-	if err != nil {
-		return nil, err
+// kept returns a counter, an up-down counter or a gauge (whichever
+// inst creates) whose values are kept in atomics.
+func kept[K comparable](in *instruments, inst metric.Int64Observable, err error, labels func(K) []attribute.KeyValue) *counter[K] {
+	if in.err != nil {
+		return nil
 	}
-	return &counter[K]{inst: inst, sets: newBoundSets(labels)}, nil
+	if err != nil {
+		in.err = err
+		return nil
+	}
+	return &counter[K]{inst: inst, sets: newBoundSets(labels)}
+}
+
+func counterOf[K comparable](in *instruments, name, desc string, labels func(K) []attribute.KeyValue) *counter[K] {
+	inst, err := in.m.Int64ObservableCounter(name, metric.WithDescription(desc))
+	return kept(in, inst, err, labels)
+}
+
+func upDownCounterOf[K comparable](in *instruments, name, desc string, labels func(K) []attribute.KeyValue) *counter[K] {
+	inst, err := in.m.Int64ObservableUpDownCounter(name, metric.WithDescription(desc))
+	return kept(in, inst, err, labels)
+}
+
+func gaugeOf[K comparable](in *instruments, name, desc string, labels func(K) []attribute.KeyValue) *counter[K] {
+	inst, err := in.m.Int64ObservableGauge(name, metric.WithDescription(desc))
+	return kept(in, inst, err, labels)
 }
 
 // label returns the labels of a one-label series.

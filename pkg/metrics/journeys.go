@@ -38,33 +38,15 @@ func NewJourneys(m metric.Meter) (*Journeys, error) {
 		}),
 		none: bind(),
 	}
-	var err error
-	c := func(name, desc, labelName string) *counter[string] {
-		if err != nil {
-			return nil
-		}
-		var x *counter[string]
-		x, err = newCounter(m, name, desc, label(labelName))
-		return x
-	}
-	h := func(name, desc string, buckets []float64) metric.Float64Histogram {
-		if err != nil {
-			return nil
-		}
-		var x metric.Float64Histogram
-		x, err = m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(buckets...))
-		return x
-	}
-	j.entered = c("beckon_journey_entries", "Instances that entered a journey.", "journey")
-	j.exited = c("beckon_journey_exits", "Instances of a journey that ended.", "journey")
-	j.sent = c("beckon_sends", "Send commands produced, by channel.", "channel")
-	j.skipped = c("beckon_skips", "Sends and entries that did not happen, by reason.", "reason")
-	j.handled = h("beckon_engine_processing_duration", "Time the engine took over one message, by kind.", latencyBuckets)
-	j.lateness = h("beckon_timer_lateness", "How late timers fired: the engine's clock when fired minus the due time.", latenessBuckets)
-	if err == nil {
-		j.active, err = newUpDownCounter(m, "beckon_journey_active_instances",
-			"Instances entered minus instances ended, by this process since it started.", label("journey"))
-	}
+	in := &instruments{m: m}
+	j.entered = counterOf(in, "beckon_journey_entries", "Instances that entered a journey.", label("journey"))
+	j.exited = counterOf(in, "beckon_journey_exits", "Instances of a journey that ended.", label("journey"))
+	j.sent = counterOf(in, "beckon_sends", "Send commands produced, by channel.", label("channel"))
+	j.skipped = counterOf(in, "beckon_skips", "Sends and entries that did not happen, by reason.", label("reason"))
+	j.active = upDownCounterOf(in, "beckon_journey_active_instances", "Instances entered minus instances ended, by this process since it started.", label("journey"))
+	j.handled = in.seconds("beckon_engine_processing_duration", "Time the engine took over one message, by kind.", latencyBuckets)
+	j.lateness = in.seconds("beckon_timer_lateness", "How late timers fired: the engine's clock when fired minus the due time.", latenessBuckets)
+	err := in.err
 	if err == nil {
 		err = register(m, j.entered, j.exited, j.active, j.sent, j.skipped)
 	}

@@ -62,62 +62,36 @@ func NewStream(m metric.Meter) (*Stream, error) {
 		}),
 		none: bind(),
 	}
-	var err error
-	g := func(name, desc string) *counter[topicPartition] {
-		if err != nil {
-			return nil
-		}
-		var x *counter[topicPartition]
-		x, err = newGauge(m, name, desc, func(k topicPartition) []attribute.KeyValue {
-			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
+	in := &instruments{m: m}
+	perPartition := func(k topicPartition) []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
+	}
+	s.processed = counterOf(in, "beckon_stream_messages", "Messages handled (records, table updates, timers), dead-lettered ones included.",
+		func(k topicKind) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String())}
 		})
-		if x != nil {
-			x.keep = func(k topicPartition) bool { return s.owns(k.partition) }
-		}
-		return x
-	}
-	h := func(name, desc string, buckets []float64) metric.Float64Histogram {
-		if err != nil {
-			return nil
-		}
-		var x metric.Float64Histogram
-		x, err = m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(buckets...))
-		return x
-	}
-	s.txnSeconds = h("beckon_stream_transaction_duration", "Committed transactions: from begin to commit.", latencyBuckets)
-	s.lag = g("beckon_stream_consumer_lag", "Records between the last one fetched and the partition's high watermark.")
-	s.restored = g("beckon_stream_restore_offsets_restored", "Offsets read so far by the partition's latest restore from a topic.")
-	s.restoreTotal = g("beckon_stream_restore_offsets_target", "Offsets the partition's latest restore from a topic has to read.")
-	s.restoreTook = h("beckon_stream_restore_duration", "Partition restores, from assignment to ready.", restoreBuckets)
+	s.aborts = counterOf(in, "beckon_stream_aborts", "Transactions that did not commit, by cause.", label("cause"))
+	s.retries = counterOf(in, "beckon_stream_retries", "Partitions paused after a transient failure, by cause.", label("cause"))
+	s.deadLetters = counterOf(in, "beckon_stream_dead_letters", "Messages sent to the dead-letter topic, by source topic and reason.",
+		func(k topicClass) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("reason", k.class)}
+		})
+	s.lag = gaugeOf(in, "beckon_stream_consumer_lag", "Records between the last one fetched and the partition's high watermark.", perPartition)
+	s.restored = gaugeOf(in, "beckon_stream_restore_offsets_restored", "Offsets read so far by the partition's latest restore from a topic.", perPartition)
+	s.restoreTotal = gaugeOf(in, "beckon_stream_restore_offsets_target", "Offsets the partition's latest restore from a topic has to read.", perPartition)
+	s.timers = gaugeOf(in, "beckon_stream_timers_pending", "Timers scheduled in a partition.", func(p int32) []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
+	})
+	s.txnSeconds = in.seconds("beckon_stream_transaction_duration", "Committed transactions: from begin to commit.", latencyBuckets)
+	s.restoreTook = in.seconds("beckon_stream_restore_duration", "Partition restores, from assignment to ready.", restoreBuckets)
+	err := in.err
 	if err == nil {
 		s.txnMessages, err = m.Int64Histogram("beckon_stream_transaction_messages", metric.WithDescription("Messages per committed transaction."),
 			metric.WithExplicitBucketBoundaries(1, 10, 100, 500, 1000, 2500, 5000, 10000))
 	}
 	if err == nil {
-		s.processed, err = newCounter(m, "beckon_stream_messages", "Messages handled (records, table updates, timers), dead-lettered ones included.",
-			func(k topicKind) []attribute.KeyValue {
-				return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String())}
-			})
-	}
-	if err == nil {
-		s.aborts, err = newCounter(m, "beckon_stream_aborts", "Transactions that did not commit, by cause.", label("cause"))
-	}
-	if err == nil {
-		s.retries, err = newCounter(m, "beckon_stream_retries", "Partitions paused after a transient failure, by cause.", label("cause"))
-	}
-	if err == nil {
-		s.deadLetters, err = newCounter(m, "beckon_stream_dead_letters", "Messages sent to the dead-letter topic, by source topic and reason.",
-			func(k topicClass) []attribute.KeyValue {
-				return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("reason", k.class)}
-			})
-	}
-	if err == nil {
-		s.timers, err = newGauge(m, "beckon_stream_timers_pending", "Timers scheduled in a partition.", func(p int32) []attribute.KeyValue {
-			return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
-		})
-	}
-	if err == nil {
-		s.timers.keep = s.owns
+		ownedPartition := func(k topicPartition) bool { return s.owns(k.partition) }
+		s.lag.keep, s.restored.keep, s.restoreTotal.keep, s.timers.keep = ownedPartition, ownedPartition, ownedPartition, s.owns
 		err = register(m, s.processed, s.aborts, s.retries, s.deadLetters, s.lag, s.timers, s.restored, s.restoreTotal)
 	}
 	if err != nil {

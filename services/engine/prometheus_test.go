@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,9 +12,9 @@ import (
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/metrics/promtest"
 	"github.com/beckon-dev/beckon/pkg/records"
-	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
 // welcome sends an email at once to whoever signs up; a user without
@@ -38,17 +36,10 @@ steps:
 // by reason, and has each events partition's consumer lag, caught up.
 func TestPrometheusScrapesTheEngine(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	prefix := kafkatest.Prefix(t)
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 2, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := kafkatest.Client(t, brokers)
+	prefix := servicetest.Provision(t, cl, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cl := kafkatest.Client(t, brokers)
-	if _, err := topics.Apply(ctx, cl, layout); err != nil {
-		t.Fatal(err)
-	}
 	cd, err := codec.New()
 	if err != nil {
 		t.Fatal(err)
@@ -83,21 +74,11 @@ func TestPrometheusScrapesTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	addr := freeAddr(t)
-	env := map[string]string{
-		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
-		"BECKON_PARTITIONS": "2", "BECKON_REPLICATION_FACTOR": "1",
-		"BECKON_STATE_DIR": t.TempDir(), "BECKON_INSTANCE_ID": "e1", "BECKON_ENGINE_GROUP": prefix + "engine",
-		"BECKON_HEALTH_ADDR": addr,
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(runCtx, nil, &stderr, func(k string) string { return env[k] }) }()
+	addr := servicetest.FreeAddr(t)
+	e := startEngine(engineEnv(t, brokers, prefix, addr))
 	defer func() {
-		stop()
-		if code := <-done; code != 0 {
-			t.Errorf("engine exit %d\n%s", code, stderr.String())
+		if code := e.wait(); code != 0 {
+			t.Errorf("engine exit %d\n%s", code, e.stderr.String())
 		}
 	}()
 

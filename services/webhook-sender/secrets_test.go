@@ -13,10 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
-	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
-	"github.com/beckon-dev/beckon/pkg/records"
-	"github.com/beckon-dev/beckon/pkg/topics"
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 )
 
 // TestNoSecretInTheOutput: the sender runs with a SASL password, a
@@ -30,28 +28,9 @@ func TestNoSecretInTheOutput(t *testing.T) {
 		urlToken     = "url-token-Hn55tR"
 	)
 	brokers := kafkatest.SASLBrokers(t, "beckon", saslPassword)
-	prefix := kafkatest.Prefix(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	cl := kafkatest.Client(t, brokers, kgo.SASL(plain.Auth{User: "beckon", Pass: saslPassword}.AsMechanism()))
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 2, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topics.Apply(ctx, cl, layout); err != nil {
-		t.Fatal(err)
-	}
-	cd, err := codec.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := cd.Encode(ctx, prefix+"send.webhook", records.SendCommand{CommandID: "c1", UserID: "u1", Channel: "webhook", Deadline: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: prefix + "send.webhook", Key: []byte("u1"), Value: v}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	prefix := servicetest.Provision(t, cl, 2)
+	produceCommand(t, cl, prefix)
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {
@@ -64,7 +43,7 @@ func TestNoSecretInTheOutput(t *testing.T) {
 		"BECKON_SASL_MECHANISM": "PLAIN", "BECKON_SASL_USERNAME": "beckon", "BECKON_SASL_PASSWORD": saslPassword,
 		"BECKON_WEBHOOK_URL": srv.URL + "/hook?token=" + urlToken, "BECKON_WEBHOOK_SECRET": signing,
 		"BECKON_WEBHOOK_GROUP": prefix + "webhook", "BECKON_WEBHOOK_RETRY_BASE": "10ms",
-		"BECKON_HEALTH_ADDR": freeAddr(t), "BECKON_LOG_LEVEL": "debug",
+		"BECKON_HEALTH_ADDR": servicetest.FreeAddr(t), "BECKON_LOG_LEVEL": "debug",
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -80,7 +59,7 @@ func TestNoSecretInTheOutput(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_, metricsBody := get(t, "http://"+env["BECKON_HEALTH_ADDR"]+"/metrics")
+	_, metricsBody := servicetest.Get(t, "http://"+env["BECKON_HEALTH_ADDR"]+"/metrics")
 	stop()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())

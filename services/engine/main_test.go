@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/settings"
@@ -112,41 +110,5 @@ func TestConfigurationDoc(t *testing.T) {
 	}
 	if table := settings.Markdown(engineSettings); !strings.Contains(string(doc), table) {
 		t.Errorf("docs/configuration.md lacks the current engine table; paste:\n%s", table)
-	}
-}
-
-// probe is a probed engine whose answers the test sets.
-type probe struct {
-	ready  bool
-	health error
-}
-
-func (p probe) Ready() bool   { return p.ready }
-func (p probe) Health() error { return p.health }
-
-// TestHealthReportsWhatIsTrue: /healthz fails with the engine's reason when
-// it cannot make progress (a stopped runner, a restore that keeps
-// failing), and /readyz fails while it is not ready.
-func TestHealthReportsWhatIsTrue(t *testing.T) {
-	for _, c := range []struct {
-		p                 probe
-		healthz, readyz   int
-		healthzBodyPrefix string
-	}{
-		{probe{ready: true}, 200, 200, "ok"},
-		{probe{ready: false}, 200, 503, "ok"},
-		{probe{health: fmt.Errorf("partition 3: restore failing for 2m0s: disk")}, 503, 503, "partition 3: restore failing"},
-	} {
-		h := health.Handler(c.p, nil)
-		for path, want := range map[string]int{"/healthz": c.healthz, "/readyz": c.readyz} {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-			if rec.Code != want {
-				t.Errorf("%+v %s: status %d, want %d", c.p, path, rec.Code, want)
-			}
-			if path == "/healthz" && !strings.HasPrefix(rec.Body.String(), c.healthzBodyPrefix) {
-				t.Errorf("%+v /healthz body %q, want it to start with %q", c.p, rec.Body.String(), c.healthzBodyPrefix)
-			}
-		}
 	}
 }

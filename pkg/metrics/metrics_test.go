@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
@@ -67,6 +68,12 @@ func exercised(t *testing.T) (*Registry, string) {
 	j.Skipped("Über user u-42")
 	j.Handled(stream.KindTimer, time.Millisecond)
 	j.TimerFired(1500 * time.Millisecond)
+	w, err := NewWebhook(reg.Meter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Delivered(records.ReceiptDelivered, 2)
+	w.Delivered(records.ReceiptFailed, 1)
 	return reg, scrape(t, reg)
 }
 
@@ -100,6 +107,9 @@ func TestExposition(t *testing.T) {
 		`beckon_ready 0`,
 		`beckon_partitions_owned 3`,
 		`beckon_partitions_ready 2`,
+		`beckon_webhook_commands_total{status="delivered"} 1`,
+		`beckon_webhook_commands_total{status="failed"} 1`,
+		`beckon_webhook_attempts_count 2`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(out, want) {

@@ -281,6 +281,7 @@ func (s *Sender) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) erro
 	if err := cl.ProduceSync(octx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("produce receipt of command %s: %w", cmd.CommandID, err)
 	}
+	s.observe(out)
 	if out.status == records.ReceiptDelivered {
 		log.Info("webhook delivered", "attempts", out.attempts, "http_status", out.code)
 	} else {

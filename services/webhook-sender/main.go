@@ -99,16 +99,19 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, own *se
 	}
 	wc.Commands, wc.Receipts, wc.DeadLetter = cfg.Topic("send.webhook"), cfg.Topic("receipts"), cfg.Topic("dlq")
 	wc.Logger = log
+	reg, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	defer reg.Shutdown(context.Background())
+	if wc.Metrics, err = metrics.NewWebhook(reg.Meter()); err != nil {
+		return err
+	}
 	s, err := webhook.New(wc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if addr := own.String("health-addr"); addr != "" {
-		reg, err := metrics.New()
-		if err != nil {
-			return err
-		}
-		defer reg.Shutdown(context.Background())
 		if err := metrics.ObserveHealth(reg.Meter(), s); err != nil {
 			return err
 		}

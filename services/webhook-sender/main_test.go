@@ -63,6 +63,16 @@ func TestSenderPostsAndStops(t *testing.T) {
 	if _, body := servicetest.Get(t, base+"/metrics"); !strings.Contains(body, "beckon_ready 1") || !strings.Contains(body, "beckon_healthy 1") {
 		t.Errorf("/metrics lacks beckon_ready 1 and beckon_healthy 1:\n%s", body)
 	}
+	// The outcome is counted once its receipt is produced.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := servicetest.Get(t, base+"/metrics")
+		if strings.Contains(body, `beckon_webhook_commands_total{status="delivered"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics never counted the delivered command:\n%s", body)
+		}
+	}
 	stop()
 	select {
 	case code := <-done:

@@ -38,6 +38,9 @@ type Config struct {
 	// are set from this Config.
 	Stream stream.Options
 	Logger *slog.Logger
+	// Metrics receives journey-level measurements; nil: none. The
+	// runtime's own are Stream.Metrics.
+	Metrics Metrics
 }
 
 // Engine runs the journeys of the users in the partitions it owns.
@@ -86,7 +89,7 @@ func New(cfg Config) (*Engine, error) {
 		stream.Validate(t.profiles, e.validateProfile),
 		stream.Changelog(t.changelog),
 		stream.DeadLetter(t.dlq),
-		stream.Process(func(c *stream.Context, m stream.Message) error { return e.handle(c, m) }),
+		stream.Process(e.measured),
 		// Users are the keys: a record placed by another partitioner than
 		// Kafka's default would split a user's state across partitions.
 		stream.CheckPartitioning(),

@@ -40,3 +40,10 @@ func (NopMetrics) TimersPending(int32, int64)                  {}
 func (NopMetrics) DeadLettered(string, string)                 {}
 func (NopMetrics) Lag(string, int32, int64)                    {}
 func (NopMetrics) Retried(int32, string, time.Duration)        {}
+
+// RestoreMetrics is implemented by a Metrics that also wants each
+// partition's restore time, from its assignment (or a failed store write)
+// until it is ready.
+type RestoreMetrics interface {
+	Restored(partition int32, took time.Duration)
+}

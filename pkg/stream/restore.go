@@ -127,6 +127,9 @@ func (r *Runner) restore(ctx context.Context, p *partitionState, cl *kgo.Client)
 	}
 	p.timers, p.timerFloor = n, nil
 	r.o.Metrics.TimersPending(p.id, n)
+	if rm, ok := r.o.Metrics.(RestoreMetrics); ok {
+		rm.Restored(p.id, time.Since(started))
+	}
 	p.ready.Store(true)
 	cl.ResumeFetchPartitions(r.topicPartitions([]int32{p.id}))
 	r.log.Info("partition restored", "partition", p.id, "took", time.Since(started).Round(time.Millisecond), "timers", n)

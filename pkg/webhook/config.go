@@ -70,6 +70,8 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
+	// Metrics receives each command's outcome; nil: none.
+	Metrics Metrics
 }
 
 func (c *Config) setDefaults() error {

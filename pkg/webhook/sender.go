@@ -22,6 +22,8 @@ type Sender struct {
 	log   *slog.Logger
 	slots chan struct{} // a token per request in flight
 
+	live liveness // Health and Ready
+
 	mu      sync.Mutex
 	workers map[int32]*partition
 	stop    context.CancelCauseFunc // ends Run with a worker's error
@@ -69,7 +71,9 @@ func (s *Sender) Run(parent context.Context) error {
 	if err != nil {
 		return fmt.Errorf("webhook: kafka client: %w", err)
 	}
-	s.log.Info("webhook sender starting", "topic", s.cfg.Commands, "group", s.cfg.Group, "url", s.cfg.URL)
+	s.log.Info("webhook sender starting", "topic", s.cfg.Commands, "group", s.cfg.Group, "url", loggedURL(s.cfg.URL))
+	s.started()
+	defer s.stopped()
 	s.poll(ctx, cl)
 	s.revoke(cl, s.owned())
 	cl.Close() // leaves the group; nothing is left to commit
@@ -86,12 +90,15 @@ func (s *Sender) Run(parent context.Context) error {
 // (a worker that fails ends it too).
 func (s *Sender) poll(ctx context.Context, cl *kgo.Client) {
 	for {
-		fs := cl.PollFetches(ctx)
+		s.beat()
+		pctx, cancel := context.WithTimeout(ctx, pollTick)
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return
 		}
 		fs.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				s.log.Error("fetch", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -274,6 +281,7 @@ func (s *Sender) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) erro
 	if err := cl.ProduceSync(octx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("produce receipt of command %s: %w", cmd.CommandID, err)
 	}
+	s.observe(out)
 	if out.status == records.ReceiptDelivered {
 		log.Info("webhook delivered", "attempts", out.attempts, "http_status", out.code)
 	} else {

@@ -15,7 +15,9 @@ import (
 
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/embedded"
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/sample"
 	"github.com/beckon-dev/beckon/pkg/settings"
@@ -30,6 +32,7 @@ var devSettings = []settings.Setting{
 	{Flag: "users", Env: "BECKON_DEV_USERS", Default: "25", Usage: "sample shoppers"},
 	{Flag: "rate", Env: "BECKON_DEV_RATE", Default: "2", Usage: "sample events per second"},
 	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
+	{Flag: "metrics-addr", Env: "BECKON_DEV_METRICS_ADDR", Default: "127.0.0.1:8081", Usage: "address of the engine's /metrics, /healthz and /readyz (port 0 picks a free one)"},
 	{Flag: "time-scale", Env: "BECKON_DEV_TIME_SCALE", Default: "60", Usage: "journey time runs this many times faster than the wall clock (60: an hour's wait takes a minute)"},
 }
 
@@ -42,6 +45,7 @@ type devConfig struct {
 	rate       float64
 	events     int
 	timeScale  float64
+	metrics    string
 }
 
 func parseDev(c *cli, args []string) (devConfig, error) {
@@ -59,6 +63,7 @@ func parseDev(c *cli, args []string) (devConfig, error) {
 		return n
 	}
 	d.dataDir = v.String("data-dir")
+	d.metrics = v.String("metrics-addr")
 	d.port = int(num("port", 17))
 	d.partitions = int32(num("partitions", 32))
 	d.users = int(num("users", 32))
@@ -135,11 +140,23 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd)
+	reg, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	defer reg.Shutdown(context.Background())
+	e, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd, reg)
 	if err != nil {
 		return err
 	}
 	defer stopEngine()
+	if err := metrics.ObserveHealth(reg.Meter(), e); err != nil {
+		return err
+	}
+	metricsAt, err := health.Serve(ctx, c.log, d.metrics, health.Handler(e, reg.Handler()))
+	if err != nil {
+		return err
+	}
 
 	eventsTopic := conn.Topic("events")
 	watched := []string{eventsTopic, conn.Topic("handoff"), conn.Topic("dlq")}
@@ -159,11 +176,12 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Journeys  %s (examples/journeys), run by the engine with journey time %gx the wall clock
   Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
   Output    send commands, hand-offs and dead letters as they are committed; a simulated channel answers WhatsApp messages
+  Metrics   http://%s/metrics (Prometheus; /healthz and /readyz beside it)
   Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
-		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, k.Brokers()[0], d.partitions)
+		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 )
 
 // lockedBuffer is a bytes.Buffer that dev writes to while the test reads.
@@ -57,7 +59,7 @@ func TestDevShowsUndecodableEvents(t *testing.T) {
 	var errb lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--port", "0", "--data-dir", dir, "--rate", "50"}, out, &errb, func(string) string { return "" })
+		done <- run(ctx, []string{"dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--data-dir", dir, "--rate", "50"}, out, &errb, func(string) string { return "" })
 	}()
 	m := waitFor(t, out, regexp.MustCompile(`Kafka +(\S+) \(embedded`), time.Minute)
 	waitFor(t, out, regexp.MustCompile(`(?m)^event  p\d+@\d+ +user-\d{3}`), time.Minute)
@@ -72,6 +74,16 @@ func TestDevShowsUndecodableEvents(t *testing.T) {
 	}
 	waitFor(t, out, regexp.MustCompile(`(?m)^event  p\d+@\d+ +user-001 +UNDECODABLE \(15 bytes\)`), time.Minute)
 	waitFor(t, out, regexp.MustCompile(`(?m)^DLQ    events\[\d+\]@\d+ key user-001: .*magic`), time.Minute)
+
+	// The banner says where /metrics is; it counts the dead letter by its
+	// reason's class.
+	url := waitFor(t, out, regexp.MustCompile(`Metrics +(http://\S+/metrics)`), time.Minute)[1]
+	_, metrics := servicetest.Get(t, url)
+	for _, want := range []string{`beckon_ready 1`, `beckon_stream_dead_letters_total{reason="undecodable",topic="events"} `} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("%s lacks %s:\n%s", url, want, metrics)
+		}
+	}
 
 	// Traffic goes on after the bad record.
 	before := strings.Count(out.String(), "\nevent  ")

@@ -15,6 +15,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/topics"
@@ -52,20 +53,26 @@ func scaledClock(start time.Time, scale float64) func() time.Time {
 
 // startEngine runs the journey engine in this process until the returned
 // stop is called, and waits until it is ready.
-func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec) (*engine.Engine, func(), error) {
+func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry) (*engine.Engine, func(), error) {
 	kopts, err := conn.ClientOpts()
+	if err != nil {
+		return nil, nil, err
+	}
+	streamMetrics, journeyMetrics, err := metrics.ForEngine(reg)
 	if err != nil {
 		return nil, nil, err
 	}
 	c.journeyNow = scaledClock(time.Now(), d.timeScale)
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev",
-		Stream: stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true},
-		Logger: c.log.With("component", "engine"),
+		Stream:  stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true, Metrics: streamMetrics},
+		Metrics: journeyMetrics,
+		Logger:  c.log.With("component", "engine"),
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	streamMetrics.ReportOwned(e.OwnedPartitions)
 	ectx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ectx) }()

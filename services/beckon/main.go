@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/beckon-dev/beckon/pkg/logging"
 )
 
 const usage = `beckon runs event-triggered customer journeys on Kafka.
@@ -48,7 +50,7 @@ type cli struct {
 // run executes one command and returns the process exit code: 0 success,
 // 1 the command's own "no" (drift found), 2 usage or runtime errors.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	c := &cli{stdout: stdout, stderr: stderr, getenv: getenv, log: slog.New(slog.NewTextHandler(stderr, nil))}
+	c := &cli{stdout: stdout, stderr: stderr, getenv: getenv, log: logging.New(stderr, logging.Text, slog.LevelInfo)}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2

@@ -6,12 +6,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,7 +17,10 @@ import (
 
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/logging"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/topics"
@@ -32,7 +33,7 @@ var engineSettings = []settings.Setting{
 	{Flag: "state-dir", Env: "BECKON_STATE_DIR", Default: "/var/lib/beckon", Usage: "where the partition stores live (a persistent volume)"},
 	{Flag: "instance-id", Env: "BECKON_INSTANCE_ID", Usage: "stable name of this instance, e.g. the pod name (default: the host name)"},
 	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: "beckon-engine", Usage: "consumer group of the engines"},
-	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz and /readyz (empty: none)"},
+	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 	{Flag: "memory-limit", Env: "BECKON_MEMORY_LIMIT", Default: "auto", Usage: "soft limit of the Go heap: auto (GOMEMLIMIT, else the container's memory limit less 256 MiB, else 256 MiB), off, or a size such as 384MiB"},
 	{Flag: "session-timeout", Env: "BECKON_SESSION_TIMEOUT", Default: "45s", Usage: "group session timeout: how long a crashed instance keeps its partitions before the others take them over (the broker's group.min.session.timeout.ms, 6s by default, is the floor)"},
 	{Flag: "transaction-timeout", Env: "BECKON_TRANSACTION_TIMEOUT", Default: "10s", Usage: "how long a crashed instance's open transaction can hold up its partitions' readers before the broker aborts it"},
@@ -51,10 +52,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	conn := kafkaconn.RegisterFlags(fs, getenv)
 	layoutFlags := topics.RegisterFlags(fs, getenv)
 	own := settings.Bind(fs, getenv, engineSettings)
+	logFlags := settings.Bind(fs, getenv, logging.Settings)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := logging.FromSettings(stderr, logFlags)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if err := serve(ctx, log, conn, layoutFlags, own); err != nil {
 		log.Error("engine stopped", "err", err)
 		return 1
@@ -117,22 +123,33 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	// Heartbeats well inside the session, so only a dead process is
 	// evicted.
 	kopts = append(kopts, kgo.SessionTimeout(session), kgo.HeartbeatInterval(min(3*time.Second, session/3)))
+	reg, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	defer reg.Shutdown(context.Background())
+	streamMetrics, journeyMetrics, err := metrics.ForEngine(reg)
+	if err != nil {
+		return err
+	}
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
 		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
-		Stream: stream.Options{TransactionTimeout: txnTimeout},
+		Stream: stream.Options{TransactionTimeout: txnTimeout, Metrics: streamMetrics}, Metrics: journeyMetrics,
 	})
 	if err != nil {
 		return err
 	}
+	if err := metrics.ObserveHealth(reg.Meter(), e); err != nil {
+		return err
+	}
+	streamMetrics.ReportOwned(e.OwnedPartitions)
 	if addr := own.String("health-addr"); addr != "" {
-		srv := &http.Server{Addr: addr, Handler: health(e), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("health endpoint", "err", err)
-			}
-		}()
-		defer srv.Close()
+		bound, err := health.Serve(ctx, log, addr, health.Handler(e, reg.Handler()))
+		if err != nil {
+			return err
+		}
+		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
 	return e.Run(ctx)
@@ -147,31 +164,3 @@ func duration(own *settings.Values, name string) (time.Duration, error) {
 	return d, nil
 }
 
-// probed is what the health endpoints ask: *engine.Engine.
-type probed interface {
-	Ready() bool
-	Health() error
-}
-
-// health serves liveness and readiness: live while the engine can make
-// progress (its runner runs, its loop turns, no restore keeps failing);
-// ready once the journeys are loaded and every owned partition is
-// restored.
-func health(e probed) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := e.Health(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !e.Ready() {
-			http.Error(w, "restoring", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	return mux
-}

@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/settings"
-	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
 // TestEngineServesReadinessAndStops: the engine command starts against a
@@ -22,30 +20,9 @@ import (
 // on cancellation (SIGTERM).
 func TestEngineServesReadinessAndStops(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	prefix := kafkatest.Prefix(t)
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 2, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := topics.Apply(context.Background(), kafkatest.Client(t, brokers), layout); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	env := map[string]string{
-		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
-		"BECKON_PARTITIONS": "2", "BECKON_REPLICATION_FACTOR": "1",
-		"BECKON_STATE_DIR": t.TempDir(), "BECKON_INSTANCE_ID": "e1", "BECKON_ENGINE_GROUP": prefix + "engine",
-		"BECKON_HEALTH_ADDR": addr,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, &stderr, func(k string) string { return env[k] }) }()
+	prefix := servicetest.Provision(t, kafkatest.Client(t, brokers), 2)
+	addr := servicetest.FreeAddr(t)
+	e := startEngine(engineEnv(t, brokers, prefix, addr))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(fmt.Sprintf("http://%s/readyz", addr))
@@ -56,19 +33,64 @@ func TestEngineServesReadinessAndStops(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("not ready within 30s: %v\n%s", err, stderr.String())
+			e.wait()
+			t.Fatalf("not ready within 30s: %v\n%s", err, e.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d\n%s", code, stderr.String())
+	// /metrics, on the same address, says what /readyz says and the
+	// runtime's series are there.
+	_, body := servicetest.Get(t, "http://"+addr+"/metrics")
+	for _, want := range []string{"beckon_ready 1", "beckon_healthy 1", "beckon_partitions_owned 2", "beckon_partitions_ready 2", "beckon_stream_restore_duration_seconds_count"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
+	}
+	if code := e.wait(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+}
+
+// engineEnv is the environment of engine instance e1 on brokers, with
+// two partitions under prefix, serving HTTP on addr; extra adds
+// variables (name, value, ...).
+func engineEnv(t *testing.T, brokers []string, prefix, addr string, extra ...string) map[string]string {
+	env := map[string]string{
+		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
+		"BECKON_PARTITIONS": "2", "BECKON_REPLICATION_FACTOR": "1",
+		"BECKON_STATE_DIR": t.TempDir(), "BECKON_INSTANCE_ID": "e1", "BECKON_ENGINE_GROUP": prefix + "engine",
+		"BECKON_HEALTH_ADDR": addr,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	return env
+}
+
+// engineRun is the engine command running in the test's process.
+type engineRun struct {
+	stderr bytes.Buffer
+	stop   context.CancelFunc
+	done   chan int
+}
+
+// startEngine runs the engine command with env.
+func startEngine(env map[string]string) *engineRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &engineRun{stop: cancel, done: make(chan int, 1)}
+	go func() { r.done <- run(ctx, nil, &r.stderr, func(k string) string { return env[k] }) }()
+	return r
+}
+
+// wait cancels the engine (SIGTERM) and returns its exit code, or -1 if
+// it did not stop within 30 seconds.
+func (r *engineRun) wait() int {
+	r.stop()
+	select {
+	case code := <-r.done:
+		return code
 	case <-time.After(30 * time.Second):
-		t.Fatal("engine did not stop within 30s of cancellation")
+		return -1
 	}
 }
 
@@ -88,41 +110,5 @@ func TestConfigurationDoc(t *testing.T) {
 	}
 	if table := settings.Markdown(engineSettings); !strings.Contains(string(doc), table) {
 		t.Errorf("docs/configuration.md lacks the current engine table; paste:\n%s", table)
-	}
-}
-
-// probe is a probed engine whose answers the test sets.
-type probe struct {
-	ready  bool
-	health error
-}
-
-func (p probe) Ready() bool   { return p.ready }
-func (p probe) Health() error { return p.health }
-
-// TestHealthReportsWhatIsTrue: /healthz fails with the engine's reason when
-// it cannot make progress (a stopped runner, a restore that keeps
-// failing), and /readyz fails while it is not ready.
-func TestHealthReportsWhatIsTrue(t *testing.T) {
-	for _, c := range []struct {
-		p                 probe
-		healthz, readyz   int
-		healthzBodyPrefix string
-	}{
-		{probe{ready: true}, 200, 200, "ok"},
-		{probe{ready: false}, 200, 503, "ok"},
-		{probe{health: fmt.Errorf("partition 3: restore failing for 2m0s: disk")}, 503, 503, "partition 3: restore failing"},
-	} {
-		h := health(c.p)
-		for path, want := range map[string]int{"/healthz": c.healthz, "/readyz": c.readyz} {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-			if rec.Code != want {
-				t.Errorf("%+v %s: status %d, want %d", c.p, path, rec.Code, want)
-			}
-			if path == "/healthz" && !strings.HasPrefix(rec.Body.String(), c.healthzBodyPrefix) {
-				t.Errorf("%+v /healthz body %q, want it to start with %q", c.p, rec.Body.String(), c.healthzBodyPrefix)
-			}
-		}
 	}
 }

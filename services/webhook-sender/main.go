@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
+	"github.com/beckon-dev/beckon/pkg/logging"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/webhook"
 )
@@ -32,6 +35,7 @@ var senderSettings = []settings.Setting{
 	{Flag: "retry-max", Env: "BECKON_WEBHOOK_RETRY_MAX", Default: "30s", Usage: "cap of the backoff between retries"},
 	{Flag: "group", Env: "BECKON_WEBHOOK_GROUP", Default: "beckon-webhook-sender", Usage: "consumer group of the webhook senders"},
 	{Flag: "concurrency", Env: "BECKON_WEBHOOK_CONCURRENCY", Default: "16", Usage: "requests in flight at most, across partitions"},
+	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 }
 
 func main() {
@@ -48,10 +52,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, getenv func(strin
 	fs.SetOutput(stderr)
 	conn := kafkaconn.RegisterFlags(fs, getenv)
 	own := settings.Bind(fs, getenv, senderSettings)
+	logFlags := settings.Bind(fs, getenv, logging.Settings)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, err := logging.FromSettings(stderr, logFlags)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if err := serve(ctx, log, conn, own); err != nil {
 		log.Error("webhook sender stopped", "err", err)
 		if errors.Is(err, errUsage) {
@@ -90,9 +99,27 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, own *se
 	}
 	wc.Commands, wc.Receipts, wc.DeadLetter = cfg.Topic("send.webhook"), cfg.Topic("receipts"), cfg.Topic("dlq")
 	wc.Logger = log
+	reg, err := metrics.New()
+	if err != nil {
+		return err
+	}
+	defer reg.Shutdown(context.Background())
+	if wc.Metrics, err = metrics.NewWebhook(reg.Meter()); err != nil {
+		return err
+	}
 	s, err := webhook.New(wc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if addr := own.String("health-addr"); addr != "" {
+		if err := metrics.ObserveHealth(reg.Meter(), s); err != nil {
+			return err
+		}
+		bound, err := health.Serve(ctx, log, addr, health.Handler(s, reg.Handler()))
+		if err != nil {
+			return err
+		}
+		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
 	return s.Run(ctx)
 }

@@ -12,9 +12,9 @@ import (
 
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/settings"
-	"github.com/beckon-dev/beckon/pkg/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,28 +23,9 @@ import (
 // cancellation (SIGTERM).
 func TestSenderPostsAndStops(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	prefix := kafkatest.Prefix(t)
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 2, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	cl := kafkatest.Client(t, brokers)
-	if _, err := topics.Apply(ctx, cl, layout); err != nil {
-		t.Fatal(err)
-	}
-	cd, err := codec.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := cd.Encode(ctx, prefix+"send.webhook", records.SendCommand{CommandID: "c1", UserID: "u1", Channel: "webhook", Deadline: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: prefix + "send.webhook", Key: []byte("u1"), Value: v}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	prefix := servicetest.Provision(t, cl, 2)
+	produceCommand(t, cl, prefix)
 	got := make(chan http.Header, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -56,6 +37,7 @@ func TestSenderPostsAndStops(t *testing.T) {
 	env := map[string]string{
 		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
 		"BECKON_WEBHOOK_URL": srv.URL, "BECKON_WEBHOOK_SECRET": "k", "BECKON_WEBHOOK_GROUP": prefix + "webhook",
+		"BECKON_HEALTH_ADDR": servicetest.FreeAddr(t),
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -72,6 +54,25 @@ func TestSenderPostsAndStops(t *testing.T) {
 		<-done
 		t.Fatalf("no request within 30s\n%s", stderr.String())
 	}
+	base := "http://" + env["BECKON_HEALTH_ADDR"]
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := servicetest.Get(t, base+path); code != http.StatusOK {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	if _, body := servicetest.Get(t, base+"/metrics"); !strings.Contains(body, "beckon_ready 1") || !strings.Contains(body, "beckon_healthy 1") {
+		t.Errorf("/metrics lacks beckon_ready 1 and beckon_healthy 1:\n%s", body)
+	}
+	// The outcome is counted once its receipt is produced.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := servicetest.Get(t, base+"/metrics")
+		if strings.Contains(body, `beckon_webhook_commands_total{status="delivered"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics never counted the delivered command:\n%s", body)
+		}
+	}
 	stop()
 	select {
 	case code := <-done:
@@ -80,6 +81,24 @@ func TestSenderPostsAndStops(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("did not stop within 30s of cancellation")
+	}
+}
+
+// produceCommand writes one webhook send command (c1, for u1).
+func produceCommand(t *testing.T, cl *kgo.Client, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cd, err := codec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cd.Encode(ctx, prefix+"send.webhook", records.SendCommand{CommandID: "c1", UserID: "u1", Channel: "webhook", Deadline: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: prefix + "send.webhook", Key: []byte("u1"), Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
 	}
 }
 

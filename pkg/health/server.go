@@ -1,0 +1,65 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Probed is a service's liveness and readiness.
+type Probed interface {
+	// Ready reports whether the service may receive work: every owned
+	// partition and global table is restored.
+	Ready() bool
+	// Health is nil while the service is alive and makes progress, and
+	// otherwise says why not (a restart is the remedy).
+	Health() error
+}
+
+// Handler serves /healthz and /readyz from p, and /metrics from metrics
+// when it is not nil.
+func Handler(p Probed, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := p.Health(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !p.Ready() {
+			http.Error(w, "not ready: restoring", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	if metrics != nil {
+		mux.Handle("/metrics", metrics)
+	}
+	return mux
+}
+
+// Serve listens on addr and serves h until ctx ends. It returns the
+// address it listens on (addr may have port 0).
+func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("health and metrics listener: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("health and metrics endpoint", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	return l.Addr(), nil
+}

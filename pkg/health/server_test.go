@@ -1,0 +1,88 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// probe is a Probed whose answers the test sets.
+type probe struct {
+	ready  bool
+	health error
+}
+
+func (p probe) Ready() bool   { return p.ready }
+func (p probe) Health() error { return p.health }
+
+// TestHealthReportsWhatIsTrue: /healthz fails with the service's reason when
+// it cannot make progress (a stopped runner, a restore that keeps
+// failing), and /readyz fails while it is not ready.
+func TestHealthReportsWhatIsTrue(t *testing.T) {
+	for _, c := range []struct {
+		p                 probe
+		healthz, readyz   int
+		healthzBodyPrefix string
+	}{
+		{probe{ready: true}, 200, 200, "ok"},
+		{probe{ready: false}, 200, 503, "ok"},
+		{probe{health: fmt.Errorf("partition 3: restore failing for 2m0s: disk")}, 503, 503, "partition 3: restore failing"},
+	} {
+		h := Handler(c.p, nil)
+		for path, want := range map[string]int{"/healthz": c.healthz, "/readyz": c.readyz} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != want {
+				t.Errorf("%+v %s: status %d, want %d", c.p, path, rec.Code, want)
+			}
+			if path == "/healthz" && !strings.HasPrefix(rec.Body.String(), c.healthzBodyPrefix) {
+				t.Errorf("%+v /healthz body %q, want it to start with %q", c.p, rec.Body.String(), c.healthzBodyPrefix)
+			}
+		}
+	}
+}
+
+// TestServeAnswersOnAllThreePaths: Serve listens (port 0 picks one),
+// serves /healthz, /readyz and the metrics handler at /metrics, and
+// stops with its context.
+func TestServeAnswersOnAllThreePaths(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "beckon_ready 1") })
+	addr, err := Serve(ctx, slog.New(slog.DiscardHandler), "127.0.0.1:0", Handler(probe{ready: true}, metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "beckon_ready 1"} {
+		resp, err := http.Get("http://" + addr.String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: %d %q, want 200 %q", path, resp.StatusCode, b, want)
+		}
+	}
+	cancel()
+	waitClosed(t, "http://"+addr.String()+"/healthz")
+}
+
+// waitClosed waits until nothing answers at url.
+func waitClosed(t *testing.T, url string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		resp, err := http.Get(url)
+		if err != nil {
+			return
+		}
+		resp.Body.Close()
+		if i > 1000 {
+			t.Fatal("still serving after its context ended")
+		}
+	}
+}

@@ -163,4 +163,3 @@ func duration(own *settings.Values, name string) (time.Duration, error) {
 	}
 	return d, nil
 }
-

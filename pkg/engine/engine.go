@@ -13,6 +13,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	// are set from this Config.
 	Stream stream.Options
 	Logger *slog.Logger
+	// Tracing exports a trace per journey instance, and Kafka client
+	// spans, when it is enabled; nil or off: no spans (telemetry.FromEnv).
+	Tracing *telemetry.Provider
 }
 
 // Engine runs the journeys of the users in the partitions it owns.
@@ -50,6 +54,7 @@ type Engine struct {
 	group    *stream.Group
 	zones    sync.Map // time zone name -> *time.Location
 	profiles *profileCache
+	tracing  *tracing // nil when tracing is off
 
 	mu     sync.Mutex
 	runner *stream.Runner
@@ -78,7 +83,10 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(20_000)}
+	if cfg.Tracing.Enabled() {
+		cfg.Kafka = append(slices.Clone(cfg.Kafka), cfg.Tracing.KafkaHooks(cfg.Group)...)
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(20_000), tracing: newTracing(cfg.Tracing)}
 	edges := []stream.Edge{
 		stream.Input(t.events),
 		stream.Input(t.receipts),

@@ -12,7 +12,8 @@ import (
 // KafkaHooks returns the client option that gives a franz-go client
 // OpenTelemetry spans following the messaging semantic conventions
 // (kotel: a "publish" span per produced record, a "receive" span per
-// fetched one); nil when tracing is off, so the client pays nothing.
+// fetched one); nil when tracing is off, or Kafka spans are
+// (BECKON_TRACE_KAFKA=false), so the client pays nothing.
 //
 // A record that already carries a traceparent header (a send command
 // names its journey step's span) keeps it: the publish span becomes a
@@ -20,7 +21,7 @@ import (
 // injected into other records either: Beckon's records carry the trace
 // context their own semantics give them, not the client's.
 func (p *Provider) KafkaHooks(group string) []kgo.Opt {
-	if !p.Enabled() {
+	if !p.Enabled() || p.noKafka {
 		return nil
 	}
 	topts := []kotel.TracerOpt{kotel.TracerProvider(p.tp), kotel.TracerPropagator(extractOnly{})}

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -35,6 +37,9 @@ type Options struct {
 	// UserID says how spans carry a user ID; default from
 	// BECKON_TRACE_USER_ID, else UserIDHashed.
 	UserID UserIDMode
+	// NoKafkaSpans leaves Kafka clients without spans (KafkaHooks returns
+	// nil); also BECKON_TRACE_KAFKA=false.
+	NoKafkaSpans bool
 }
 
 // UserIDMode is how a span carries the user it is about.
@@ -56,6 +61,7 @@ type Provider struct {
 	tp      *sdktrace.TracerProvider // nil when off
 	sampler sdktrace.Sampler
 	userID  UserIDMode
+	noKafka bool
 	// Exporter names what the spans go to, for logs ("off", "otlp grpc
 	// http://127.0.0.1:4317").
 	Exporter string
@@ -129,7 +135,16 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		sdktrace.WithResource(res),
 		sdktrace.WithIDGenerator(idGenerator{}),
 	)
-	return &Provider{tp: tp, sampler: sampler, userID: mode, Exporter: what}, nil
+	noKafka := o.NoKafkaSpans
+	if v := os.Getenv("BECKON_TRACE_KAFKA"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			_ = tp.Shutdown(ctx)
+			return nil, fmt.Errorf("telemetry: BECKON_TRACE_KAFKA %q: want true or false", v)
+		}
+		noKafka = noKafka || !on
+	}
+	return &Provider{tp: tp, sampler: sampler, userID: mode, noKafka: noKafka, Exporter: what}, nil
 }
 
 // exporterFromEnv returns the span exporter the environment configures,
@@ -270,4 +285,22 @@ func (p *Provider) ForceFlush(ctx context.Context) error {
 		return nil
 	}
 	return p.tp.ForceFlush(ctx)
+}
+
+// Setup is what a service's main does: the Provider the environment
+// configures (FromEnv), a log line saying where spans go, and a function
+// that flushes and stops it, waiting at most five seconds.
+func Setup(ctx context.Context, serviceName string, log *slog.Logger) (*Provider, func(), error) {
+	p, err := FromEnv(ctx, serviceName)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("tracing", "exporter", p.Exporter)
+	return p, func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			log.Warn("tracing: spans not flushed", "err", err)
+		}
+	}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -96,9 +97,14 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	tracing, stopTracing, err := telemetry.Setup(ctx, "beckon-engine", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
-		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
+		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload), Tracing: tracing,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/webhook"
 )
 
@@ -90,6 +91,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, own *se
 	}
 	wc.Commands, wc.Receipts, wc.DeadLetter = cfg.Topic("send.webhook"), cfg.Topic("receipts"), cfg.Topic("dlq")
 	wc.Logger = log
+	var stopTracing func()
+	if wc.Tracing, stopTracing, err = telemetry.Setup(ctx, "beckon-webhook-sender", log); err != nil {
+		return err
+	}
+	defer stopTracing()
 	s, err := webhook.New(wc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

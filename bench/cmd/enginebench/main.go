@@ -104,6 +104,7 @@ func run(args []string) int {
 	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
 	kc := kstreamsFlags(fs)
 	sc := scaleFlags(fs)
+	tc := tracingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -136,6 +137,9 @@ func run(args []string) int {
 	}
 	if sc.on {
 		return runScale(ctx, seeds, broker, c, *sc)
+	}
+	if tc.modes != "" {
+		return runTracing(ctx, seeds, broker, c, *tc)
 	}
 	r := &report{broker: broker, cfg: c, start: time.Now()}
 	if err := r.measure(ctx, seeds); err != nil {
@@ -228,12 +232,14 @@ func (d *deployment) produceCarts(ctx context.Context, n, users int) error {
 func user(i int) string { return fmt.Sprintf("user-%07d", i) }
 
 // startEngine runs an engine child on the deployment.
-func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.Child, time.Time, error) {
+// extra are more flags of the child.
+func (d *deployment) startEngine(ctx context.Context, stateDir string, extra ...string) (*bench.Child, time.Time, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	c, err := bench.StartChild("engine", exe, "child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir, "-lookups", strings.Join(d.lookups, ","))
+	args := append([]string{"child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir, "-lookups", strings.Join(d.lookups, ",")}, extra...)
+	c, err := bench.StartChild("engine", exe, args...)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -249,8 +255,8 @@ func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.C
 
 // consumeAll runs an engine child until its group has committed past n
 // events, and returns the time from its Ready and its usage.
-func (d *deployment) consumeAll(ctx context.Context, stateDir string, n int) (time.Duration, bench.Usage, error) {
-	eng, ready, err := d.startEngine(ctx, stateDir)
+func (d *deployment) consumeAll(ctx context.Context, stateDir string, n int, extra ...string) (time.Duration, bench.Usage, error) {
+	eng, ready, err := d.startEngine(ctx, stateDir, extra...)
 	if err != nil {
 		return 0, bench.Usage{}, err
 	}
@@ -344,6 +350,7 @@ func child(args []string) int {
 	instance := fs.String("instance", "bench-1", "")
 	session := fs.Duration("session", 0, "group session timeout (0: franz-go's default)")
 	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
+	tracingMode := fs.String("tracing", "off", "off, noop (spans made, exported nowhere), steps (noop without Kafka client spans) or otlp (OTEL_* environment)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -369,11 +376,18 @@ func child(args []string) int {
 		// evicted.
 		kopts = append(kopts, kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/6))
 	}
+	tp, err := childTracing(ctx, *tracingMode)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd,
 		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
-		Stream: stream.Options{},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
+		Stream:  stream.Options{},
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
+		Tracing: tp,
 	})
 	if err != nil {
 		logger.Print(err)

@@ -60,18 +60,34 @@ type Receiver struct {
 	// protocol grpc.
 	GRPCEndpoint string
 
+	keep  bool
+	close func()
+
 	mu       sync.Mutex
 	spans    []Span
+	count    int
 	requests int
 }
 
-// Start runs a receiver until the test ends.
+// Start runs a receiver that keeps the spans it receives until the test
+// ends.
 func Start(t testing.TB) *Receiver {
 	t.Helper()
-	r := &Receiver{}
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	r, err := Listen(true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Listen runs a receiver until Close; one that does not keep spans only
+// counts them (benchmarks).
+func Listen(keep bool) (*Receiver, error) {
+	r := &Receiver{keep: keep}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", r.serveHTTP)
@@ -81,18 +97,22 @@ func Start(t testing.TB) *Receiver {
 
 	gl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		_ = hs.Close()
+		return nil, err
 	}
 	gs := grpc.NewServer()
 	coltracepb.RegisterTraceServiceServer(gs, grpcService{r: r})
 	go func() { _ = gs.Serve(gl) }()
 	r.GRPCEndpoint = "http://" + gl.Addr().String()
-	t.Cleanup(func() {
+	r.close = func() {
 		gs.Stop()
 		_ = hs.Close()
-	})
-	return r
+	}
+	return r, nil
 }
+
+// Close stops the receiver.
+func (r *Receiver) Close() { r.close() }
 
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	if ct := req.Header.Get("Content-Type"); ct != "application/x-protobuf" {
@@ -135,6 +155,19 @@ func (g grpcService) Export(_ context.Context, req *coltracepb.ExportTraceServic
 }
 
 func (r *Receiver) add(req *coltracepb.ExportTraceServiceRequest) {
+	if !r.keep {
+		n := 0
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				n += len(ss.GetSpans())
+			}
+		}
+		r.mu.Lock()
+		r.count += n
+		r.requests++
+		r.mu.Unlock()
+		return
+	}
 	var got []Span
 	for _, rs := range req.GetResourceSpans() {
 		service := attrs(rs.GetResource().GetAttributes())["service.name"]
@@ -160,6 +193,7 @@ func (r *Receiver) add(req *coltracepb.ExportTraceServiceRequest) {
 	}
 	r.mu.Lock()
 	r.spans = append(r.spans, got...)
+	r.count += len(got)
 	r.requests++
 	r.mu.Unlock()
 }
@@ -190,6 +224,13 @@ func (r *Receiver) Spans() []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.spans)
+}
+
+// Count counts the spans received.
+func (r *Receiver) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count
 }
 
 // Requests counts the export requests received.

@@ -19,6 +19,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/sample"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -135,7 +136,14 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd)
+	// With OTEL_EXPORTER_OTLP_ENDPOINT set, every journey instance's trace
+	// goes there (the engine's spans, and its Kafka clients').
+	tracing, stopTracing, err := telemetry.Setup(ctx, "beckon-dev", c.log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	_, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd, tracing)
 	if err != nil {
 		return err
 	}
@@ -159,13 +167,22 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Journeys  %s (examples/journeys), run by the engine with journey time %gx the wall clock
   Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
   Output    send commands, hand-offs and dead letters as they are committed; a simulated channel answers WhatsApp messages
+  Traces    %s
   Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
-		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, k.Brokers()[0], d.partitions)
+		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, tracesLine(tracing), k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
+}
+
+// tracesLine says where the dev engine's traces go.
+func tracesLine(p *telemetry.Provider) string {
+	if !p.Enabled() {
+		return "off (set OTEL_EXPORTER_OTLP_ENDPOINT to export a trace per journey instance)"
+	}
+	return "a trace per journey instance, exported by " + p.Exporter
 }
 
 // traffic produces one sample event per tick and prints every event read

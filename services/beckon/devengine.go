@@ -17,6 +17,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -52,7 +53,7 @@ func scaledClock(start time.Time, scale float64) func() time.Time {
 
 // startEngine runs the journey engine in this process until the returned
 // stop is called, and waits until it is ready.
-func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec) (*engine.Engine, func(), error) {
+func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, tracing *telemetry.Provider) (*engine.Engine, func(), error) {
 	kopts, err := conn.ClientOpts()
 	if err != nil {
 		return nil, nil, err
@@ -60,8 +61,9 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 	c.journeyNow = scaledClock(time.Now(), d.timeScale)
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev",
-		Stream: stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true},
-		Logger: c.log.With("component", "engine"),
+		Stream:  stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true},
+		Logger:  c.log.With("component", "engine"),
+		Tracing: tracing,
 	})
 	if err != nil {
 		return nil, nil, err

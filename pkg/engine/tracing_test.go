@@ -31,19 +31,8 @@ import (
 // send command's traceparent, body and header, names its step's span,
 // and the Kafka publish span of the command is a child of it.
 func TestInstanceTraceAcrossDaysAndARestart(t *testing.T) {
-	rcv := otlptest.Start(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.HTTPEndpoint)
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
-	tp, err := telemetry.New(context.Background(), telemetry.Options{ServiceName: "beckon-engine", Synchronous: true, UserID: telemetry.UserIDPlain})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	if !tp.Enabled() {
-		t.Fatal("tracing is off with OTEL_EXPORTER_OTLP_ENDPOINT set")
-	}
+	rcv, tp := otlptest.Tracing(t, "http/protobuf", telemetry.Options{ServiceName: "beckon-engine", UserID: telemetry.UserIDPlain})
 
 	h := newHarness(t)
 	for _, text := range [][]byte{readExample(t, "abandoned-cart"), []byte(probeJourney)} {

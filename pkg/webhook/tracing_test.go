@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -16,14 +15,7 @@ import (
 // the span its traceparent names, and the HTTP request carries the
 // delivery span's traceparent, in the same trace.
 func TestSenderContinuesTheTrace(t *testing.T) {
-	rcv := otlptest.Start(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.GRPCEndpoint)
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-	tp, err := telemetry.New(context.Background(), telemetry.Options{ServiceName: "beckon-webhook-sender", Synchronous: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	rcv, tp := otlptest.Tracing(t, "grpc", telemetry.Options{ServiceName: "beckon-webhook-sender"})
 
 	h := newHarness(t)
 	ep, srv := newEndpoint(t)

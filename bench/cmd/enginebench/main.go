@@ -147,6 +147,11 @@ func run(args []string) int {
 		return 1
 	}
 	out := r.markdown()
+	return c.print(out)
+}
+
+// print prints a run's report, and writes it to -md's file too.
+func (c config) print(out string) int {
 	fmt.Print(out)
 	if c.md != "" {
 		if err := os.WriteFile(c.md, []byte(out), 0o644); err != nil {

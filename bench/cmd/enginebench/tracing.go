@@ -96,14 +96,7 @@ func runTracing(ctx context.Context, seeds []string, broker string, c config, tc
 		}
 	}
 	out := tracingMarkdown(broker, c, tc, start, modes, runs)
-	fmt.Print(out)
-	if c.md != "" {
-		if err := os.WriteFile(c.md, []byte(out), 0o644); err != nil {
-			logger.Print(err)
-			return 1
-		}
-	}
-	return 0
+	return c.print(out)
 }
 
 func tracingThroughput(ctx context.Context, seeds []string, c config, work, mode string, round int, rcv *otlptest.Receiver) (tracingRun, error) {

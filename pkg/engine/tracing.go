@@ -34,6 +34,23 @@ func newTracing(p *telemetry.Provider) *tracing {
 	return &tracing{p: p, tracer: p.Tracer("github.com/beckon-dev/beckon/pkg/engine")}
 }
 
+// traced says which topics' records get Kafka client spans: the inputs
+// and outputs of journeys (events, receipts, send commands, activity,
+// hand-offs, dead letters), not the changelog or the tables, which are
+// read whole on restore.
+func (t engineTopics) traced(topic string) bool {
+	switch topic {
+	case t.events, t.receipts, t.activity, t.handoff, t.dlq:
+		return true
+	}
+	for _, s := range t.send {
+		if s == topic {
+			return true
+		}
+	}
+	return false
+}
+
 // Span attribute keys.
 const (
 	attrJourney = attribute.Key("beckon.journey.id")

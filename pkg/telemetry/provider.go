@@ -265,10 +265,15 @@ func (p *Provider) UserAttribute(user string) (kv attribute.KeyValue, ok bool) {
 	case UserIDPlain:
 		return attribute.String("beckon.user.id", user), true
 	case UserIDHashed:
-		h := sha256.Sum256([]byte(user))
-		return attribute.String("beckon.user.hash", hex.EncodeToString(h[:16])), true
+		return attribute.String("beckon.user.hash", hashUser(user)), true
 	}
 	return attribute.KeyValue{}, false
+}
+
+// hashUser is the user's ID as hashed spans show it.
+func hashUser(user string) string {
+	h := sha256.Sum256([]byte(user))
+	return hex.EncodeToString(h[:16])
 }
 
 // Shutdown flushes the spans not yet exported and stops the exporter.

@@ -40,7 +40,7 @@ func TestOffUnlessConfigured(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Enabled() || p.KafkaHooks("g") != nil || p.Sampled(trace.TraceID{1}) {
+			if p.Enabled() || p.KafkaHooks("g", nil) != nil || p.Sampled(trace.TraceID{1}) {
 				t.Fatalf("tracing on with %v", tc.env)
 			}
 			_, span := p.Tracer("x").Start(context.Background(), "s")

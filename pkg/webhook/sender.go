@@ -38,7 +38,7 @@ func New(cfg Config) (*Sender, error) {
 	var tracer trace.Tracer
 	if cfg.Tracing.Enabled() {
 		tracer = cfg.Tracing.Tracer("github.com/beckon-dev/beckon/pkg/webhook")
-		cfg.Kafka = append(slices.Clone(cfg.Kafka), cfg.Tracing.KafkaHooks(cfg.Group)...)
+		cfg.Kafka = append(slices.Clone(cfg.Kafka), cfg.Tracing.KafkaHooks(cfg.Group, nil)...)
 	}
 	return &Sender{
 		tracer:  tracer,

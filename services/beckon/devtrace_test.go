@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -29,8 +30,19 @@ func TestDevExportsTraces(t *testing.T) {
 		if s.Service != "beckon-dev" {
 			t.Fatalf("span %q of service %q", s.Name, s.Service)
 		}
+		// User IDs are hashed by default, in the journey spans and in the
+		// Kafka spans' record keys alike.
+		if _, ok := s.Attrs["beckon.user.id"]; ok {
+			t.Fatalf("span %q names the user in plain: %v", s.Name, s.Attrs)
+		}
+		if k, ok := s.Attrs["messaging.kafka.message.key"]; ok && !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(k) {
+			t.Fatalf("span %q has record key %q, want it hashed", s.Name, k)
+		}
 		switch {
 		case strings.HasPrefix(s.Name, "journey.enter "):
+			if len(s.Attrs["beckon.user.hash"]) != 32 {
+				t.Fatalf("entry span without the user's hash: %v", s.Attrs)
+			}
 			entries++
 		case s.Attrs["messaging.system"] == "kafka":
 			kafka++

@@ -3,10 +3,13 @@ package engine_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/telemetry/otlptest"
+	"github.com/beckon-dev/beckon/pkg/webhook"
 )
 
 // TestInstanceTraceAcrossDaysAndARestart: an abandoned cart runs for a
@@ -209,6 +213,93 @@ func TestInstanceTraceAcrossDaysAndARestart(t *testing.T) {
 		if s.Attrs["messaging.destination.name"] == h.topic("changelog.engine") {
 			t.Fatalf("a Kafka span of the changelog: %+v", s)
 		}
+	}
+}
+
+// TestWebhookDeliveryJoinsTheInstanceTrace: the engine and the webhook
+// sender export to one receiver; the delivery of the command is a span of
+// the instance's trace, child of the step that sent it; the endpoint gets
+// its traceparent; the step the delivered receipt moves links to it.
+func TestWebhookDeliveryJoinsTheInstanceTrace(t *testing.T) {
+	rcv, tp := otlptest.Tracing(t, "grpc", telemetry.Options{ServiceName: "beckon"})
+	h := newHarness(t)
+	h.clock.ns.Store(time.Now().UnixNano()) // the sender checks deadlines against the real clock
+	h.crmSync()
+	runTracedEngine(t, h, tp, "engine-1", t.TempDir())
+	activity := h.read("activity")
+	emails := h.read("send.email")
+	var mu sync.Mutex
+	var requestTP string
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requestTP = r.Header.Get("traceparent")
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	sender, err := webhook.New(webhook.Config{
+		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)}, Codec: h.codec,
+		Commands: h.topic("send.webhook"), Receipts: h.topic("receipts"), Group: h.group + "-webhook",
+		URL: srv.URL, Secret: []byte("s"), Logger: slog.New(slog.DiscardHandler), Tracing: tp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- sender.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	h.event("u1", "Signed Up", `{"plan":"pro"}`)
+	emails.wait(t, "the email after the delivered receipt", func(recs []*kgo.Record) bool { return len(recs) == 1 })
+	acts := activity.wait(t, "the instance's end", func(recs []*kgo.Record) bool {
+		return countKind(h.activities(recs), records.ActivityExited, "completed") == 1
+	})
+	var sent, moved records.Activity
+	for _, a := range h.activities(acts) {
+		switch {
+		case a.Kind == records.ActivitySent && a.StepID == "notify-crm":
+			sent = a
+		case a.Kind == records.ActivityStepCompleted && a.StepID == "await":
+			moved = a
+		}
+	}
+	mu.Lock()
+	delivery := telemetry.ParseTraceParent(requestTP)
+	mu.Unlock()
+	if delivery.TraceID().String() != sent.TraceID || delivery.SpanID().String() == sent.SpanID {
+		t.Fatalf("the endpoint got traceparent %q; the command's step span is %s/%s", requestTP, sent.TraceID, sent.SpanID)
+	}
+	spans := rcv.WaitFor(t, "the delivery span and the receipt's step span", func(got []otlptest.Span) bool {
+		n := 0
+		for _, s := range got {
+			if s.SpanID == delivery.SpanID().String() || s.SpanID == moved.SpanID {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	checked := 0
+	for _, s := range otlptest.Trace(spans, sent.TraceID) {
+		switch s.SpanID {
+		case delivery.SpanID().String():
+			checked++
+			if s.Name != "webhook deliver" || s.ParentSpanID != sent.SpanID {
+				t.Fatalf("delivery span %+v, want a child of the sending step's span %s", s, sent.SpanID)
+			}
+		case moved.SpanID:
+			checked++
+			if len(s.Links) != 1 || s.Links[0].SpanID != delivery.SpanID().String() {
+				t.Fatalf("the step the receipt moved links %v, want the delivery span %s", s.Links, delivery.SpanID())
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("the delivery span and the receipt's step span are not both in the instance's trace %s", sent.TraceID)
 	}
 }
 

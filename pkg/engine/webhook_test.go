@@ -17,15 +17,8 @@ import (
 	"github.com/beckon-dev/beckon/pkg/webhook"
 )
 
-// TestWebhookRoundTrip: the engine sends on the webhook channel, the
-// reference adapter posts it to an endpoint that fails the first try,
-// the endpoint sees the command once (by its idempotency key), and the
-// delivered receipt comes back into the journey, which moves on.
-func TestWebhookRoundTrip(t *testing.T) {
-	h := newHarness(t)
-	// The adapter checks deadlines against the real clock.
-	h.clock.ns.Store(time.Now().UnixNano())
-	const journeyYAML = `
+// crmJourney sends on the webhook channel and waits for its receipt.
+const crmJourney = `
 id: crm-sync
 trigger: {event: Signed Up}
 steps:
@@ -36,11 +29,27 @@ steps:
   - id: thank
     send: {channel: email, template: welcome}
 `
-	if _, err := h.control.Publish(h.ctx, []byte(journeyYAML), records.FormatYAML); err != nil {
-		t.Fatal(err)
+
+// crmSync publishes crmJourney and a profile of u1 reachable on its
+// channels.
+func (h *harness) crmSync() {
+	h.t.Helper()
+	if _, err := h.control.Publish(h.ctx, []byte(crmJourney), records.FormatYAML); err != nil {
+		h.t.Fatal(err)
 	}
 	h.produce("profiles", "u1", records.Profile{UserID: "u1", Addresses: records.Addresses{Email: "u1@example.com"},
 		Consent: map[string]records.Consent{"email": {Status: records.ConsentSubscribed}, "webhook": {Status: records.ConsentSubscribed}}})
+}
+
+// TestWebhookRoundTrip: the engine sends on the webhook channel, the
+// reference adapter posts it to an endpoint that fails the first try,
+// the endpoint sees the command once (by its idempotency key), and the
+// delivered receipt comes back into the journey, which moves on.
+func TestWebhookRoundTrip(t *testing.T) {
+	h := newHarness(t)
+	// The adapter checks deadlines against the real clock.
+	h.clock.ns.Store(time.Now().UnixNano())
+	h.crmSync()
 	h.start()
 	emails := h.read("send.email")
 	activity := h.read("activity")

@@ -21,7 +21,6 @@ import (
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/telemetry/otlptest"
-	"github.com/beckon-dev/beckon/pkg/webhook"
 )
 
 // TestInstanceTraceAcrossDaysAndARestart: an abandoned cart runs for a
@@ -236,23 +235,8 @@ func TestWebhookDeliveryJoinsTheInstanceTrace(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	sender, err := webhook.New(webhook.Config{
-		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)}, Codec: h.codec,
-		Commands: h.topic("send.webhook"), Receipts: h.topic("receipts"), Group: h.group + "-webhook",
-		URL: srv.URL, Secret: []byte("s"), Logger: slog.New(slog.DiscardHandler), Tracing: tp,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	done := make(chan error, 1)
-	go func() { done <- sender.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	stop := h.runSender(srv.URL, tp)
+	defer stop()
 
 	h.event("u1", "Signed Up", `{"plan":"pro"}`)
 	emails.wait(t, "the email after the delivered receipt", func(recs []*kgo.Record) bool { return len(recs) == 1 })

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/webhook"
 )
 
@@ -39,6 +40,30 @@ func (h *harness) crmSync() {
 	}
 	h.produce("profiles", "u1", records.Profile{UserID: "u1", Addresses: records.Addresses{Email: "u1@example.com"},
 		Consent: map[string]records.Consent{"email": {Status: records.ConsentSubscribed}, "webhook": {Status: records.ConsentSubscribed}}})
+}
+
+// runSender runs the webhook sender of the deployment, posting to url,
+// with tracing tp (nil: none), until stop.
+func (h *harness) runSender(url string, tp *telemetry.Provider) (stop func()) {
+	h.t.Helper()
+	sender, err := webhook.New(webhook.Config{
+		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)}, Codec: h.codec,
+		Commands: h.topic("send.webhook"), Receipts: h.topic("receipts"), DeadLetter: h.topic("dlq"), Group: h.group + "-webhook",
+		URL: url, Secret: []byte("s"), Retry: webhook.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		Logger: slog.New(slog.DiscardHandler), Tracing: tp,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- sender.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Error(err)
+		}
+	}
 }
 
 // TestWebhookRoundTrip: the engine sends on the webhook channel, the
@@ -79,24 +104,8 @@ func TestWebhookRoundTrip(t *testing.T) {
 		accepted[r.Header.Get("Idempotency-Key")] = cmd
 	}))
 	defer srv.Close()
-	sender, err := webhook.New(webhook.Config{
-		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)}, Codec: h.codec,
-		Commands: h.topic("send.webhook"), Receipts: h.topic("receipts"), DeadLetter: h.topic("dlq"), Group: h.group + "-webhook",
-		URL: srv.URL, Secret: []byte("s"), Retry: webhook.Backoff{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond},
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	done := make(chan error, 1)
-	go func() { done <- sender.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	stop := h.runSender(srv.URL, nil)
+	defer stop()
 
 	h.event("u1", "Signed Up", `{"plan":"pro"}`)
 	emails.wait(t, "the email after the delivered receipt", func(recs []*kgo.Record) bool { return len(recs) == 1 })

@@ -13,6 +13,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	// Metrics receives journey-level measurements; nil: none. The
 	// runtime's own are Stream.Metrics.
 	Metrics Metrics
+	// Tracing exports a trace per journey instance, and Kafka client
+	// spans, when it is enabled; nil or off: no spans (telemetry.FromEnv).
+	Tracing *telemetry.Provider
 }
 
 // Engine runs the journeys of the users in the partitions it owns.
@@ -53,6 +57,7 @@ type Engine struct {
 	group    *stream.Group
 	zones    sync.Map // time zone name -> *time.Location
 	profiles *profileCache
+	tracing  *tracing // nil when tracing is off
 
 	mu     sync.Mutex
 	runner *stream.Runner
@@ -81,7 +86,10 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(20_000)}
+	if cfg.Tracing.Enabled() {
+		cfg.Kafka = append(slices.Clone(cfg.Kafka), cfg.Tracing.KafkaHooks(cfg.Group, t.traced)...)
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, codec: cfg.Codec, topics: t, catalog: NewCatalog(channels, cfg.Logger), profiles: newProfileCache(20_000), tracing: newTracing(cfg.Tracing)}
 	edges := []stream.Edge{
 		stream.Input(t.events),
 		stream.Input(t.receipts),

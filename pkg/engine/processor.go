@@ -93,6 +93,7 @@ func (e *Engine) process(c partition, m stream.Message) error {
 			return fmt.Errorf("timer key %q: not user\\x00instance", m.Key)
 		}
 		user, in.Wake = u, inst
+		in.TraceID, in.SpanID = timerTrace(m.Value)
 	case m.Topic == e.topics.events:
 		var ev records.Event
 		if err := e.codec.Decode(ctx, m.Value, &ev); err != nil {
@@ -142,6 +143,9 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 		// Only a port that could not read fails Apply: the input is
 		// retried on the stored state (u is discarded).
 		return stream.Retryable(fmt.Errorf("apply user %q: %w", user, err))
+	}
+	if e.tracing != nil {
+		e.tracing.record(user, in, &fx)
 	}
 	if err := e.timers(c, user, fx.Timers); err != nil {
 		return err
@@ -256,7 +260,8 @@ func (e *Engine) timers(c partition, user string, ts []journey.Timer) error {
 		if t.At.IsZero() {
 			err = c.Cancel(k)
 		} else {
-			err = c.Schedule(k, t.At, nil)
+			// The payload is the traceparent of the step that armed it.
+			err = c.Schedule(k, t.At, []byte(t.TraceParent))
 		}
 		if err != nil {
 			return stream.Retryable(fmt.Errorf("timer of instance %s: %w", t.Instance, err))

@@ -12,6 +12,7 @@ import (
 // per-instance sequence number, so a replayed input yields the same IDs.
 // j may be nil when the instance's version is unknown.
 func (a *applier) activity(j *Journey, inst *Instance, kind records.ActivityKind, reason string, details map[string]any) {
+	span := a.span(inst, kind == records.ActivityEntered)
 	inst.Seq++
 	act := records.Activity{
 		ActivityID:     inst.ID + "-" + strconv.Itoa(inst.Seq),
@@ -25,7 +26,7 @@ func (a *applier) activity(j *Journey, inst *Instance, kind records.ActivityKind
 		Reason:         reason,
 		At:             a.now,
 		TraceID:        inst.TraceID,
-		SpanID:         inst.SpanID,
+		SpanID:         span,
 	}
 	if j != nil {
 		act.JourneyVersion = j.Version

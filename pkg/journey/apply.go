@@ -16,8 +16,9 @@ type Input struct {
 	Receipt *records.Receipt
 	// Wake is the ID of an instance whose timer fired.
 	Wake string
-	// TraceID and SpanID are the input's trace context (from its record
-	// headers), given to instances it starts.
+	// TraceID and SpanID are the input's trace context (its record's
+	// traceparent header, or the timer's): an instance's steps link to
+	// it, activities outside any instance carry it.
 	TraceID, SpanID string
 }
 
@@ -108,6 +109,9 @@ type Effects struct {
 type Timer struct {
 	Instance string
 	At       time.Time
+	// TraceParent is the W3C traceparent of the step span that armed the
+	// timer, for the span of its wake-up to link to.
+	TraceParent string
 }
 
 // Limits of the pure function.
@@ -176,6 +180,7 @@ func Apply(u *User, in Input, snap *Snapshot, now time.Time) (Effects, error) {
 		return Effects{}, a.err
 	}
 	a.fx.Timers = timers(a.fx.Timers, a.u.Instances)
+	a.traceTimers()
 	a.u.Instances = slices.DeleteFunc(a.u.Instances, func(i *Instance) bool { return i.Step == "" })
 	return a.fx, nil
 }
@@ -224,6 +229,8 @@ type applier struct {
 	events map[*records.Event]map[string]any
 	items  map[*Instance][]any
 	keys   map[entryKeyOf]entryKeyResult
+	// spans are the step spans opened so far (see span).
+	spans []stepSpan
 }
 
 type entryKeyOf struct {

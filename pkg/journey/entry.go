@@ -96,9 +96,8 @@ func (a *applier) enter(j *Journey, ev *records.Event) {
 			Name: ev.Name, MessageID: ev.MessageID, Timestamp: ev.Timestamp, SessionID: ev.SessionID,
 			Properties: json.RawMessage(ev.Properties),
 		},
-		TraceID: a.in.TraceID,
-		SpanID:  a.in.SpanID,
 	}
+	inst.TraceID, inst.SpanID = InstanceTrace(inst.ID)
 	a.u.Instances = append(a.u.Instances, inst)
 	inst.Step = j.Def.Steps[0].ID
 	a.activity(j, inst, records.ActivityEntered, "trigger "+ev.Name, nil)

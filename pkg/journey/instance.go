@@ -92,7 +92,10 @@ type Instance struct {
 	// Seq numbers the instance's activity records, so their IDs are
 	// deterministic.
 	Seq int `json:"seq,omitempty"`
-	// TraceID and SpanID link the instance to its trigger's trace.
+	// TraceID and SpanID are the instance's own trace and the span ID of
+	// its root, the entry (InstanceTrace): every step it executes is a
+	// span of that trace. The trigger's trace is a link of the entry's
+	// span.
 	TraceID string `json:"trace,omitempty"`
 	SpanID  string `json:"span,omitempty"`
 	// stub says only ID, Journey, Version, EntryKey and Step are known

@@ -164,10 +164,9 @@ func (a *applier) send(j *Journey, inst *Instance, st *Step, ev *records.Event) 
 		CreatedAt:      a.now,
 		Deadline:       a.now.Add(deadline),
 	}
-	if inst.TraceID != "" && inst.SpanID != "" {
-		// W3C trace context: the send continues the trigger's trace.
-		cmd.TraceParent = "00-" + inst.TraceID + "-" + inst.SpanID + "-01"
-	}
+	// W3C trace context: the send is a child of its step's span, in the
+	// instance's trace.
+	cmd.TraceParent = traceParent(inst, a.span(inst, false))
 	a.fx.Sends = append(a.fx.Sends, cmd)
 	inst.Sends = append(inst.Sends, SentMessage{Step: st.ID, CommandID: cmd.CommandID, Channel: s.Channel, Template: s.Template, At: a.now})
 	a.u.Sends = PruneSends(append(a.u.Sends, SendLog{Channel: s.Channel, At: a.now}), sendLogWindow, a.now)

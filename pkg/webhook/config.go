@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -72,6 +73,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics receives each command's outcome; nil: none.
 	Metrics Metrics
+	// Tracing, when enabled, gives each delivery a span in the command's
+	// trace (and the Kafka client its spans); nil or off: none.
+	Tracing *telemetry.Provider
 }
 
 func (c *Config) setDefaults() error {

@@ -13,6 +13,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Sender delivers the commands of the send.webhook topic. Run it once per
@@ -21,6 +22,8 @@ type Sender struct {
 	cfg   Config
 	log   *slog.Logger
 	slots chan struct{} // a token per request in flight
+	// tracer makes delivery spans; nil when tracing is off.
+	tracer trace.Tracer
 
 	live liveness // Health and Ready
 
@@ -34,7 +37,13 @@ func New(cfg Config) (*Sender, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	var tracer trace.Tracer
+	if cfg.Tracing.Enabled() {
+		tracer = cfg.Tracing.Tracer("github.com/beckon-dev/beckon/pkg/webhook")
+		cfg.Kafka = append(slices.Clone(cfg.Kafka), cfg.Tracing.KafkaHooks(cfg.Group, nil)...)
+	}
 	return &Sender{
+		tracer:  tracer,
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "webhook-sender"),
 		slots:   make(chan struct{}, cfg.Concurrency),
@@ -266,7 +275,9 @@ func (s *Sender) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) erro
 	if traceID, spanID := traceContext(tp); traceID != "" {
 		log = log.With("trace_id", traceID, "span_id", spanID)
 	}
-	out, err := s.deliver(ctx, cmd, tp)
+	dctx, span, tp := s.startDelivery(ctx, cmd, tp)
+	out, err := s.deliver(dctx, cmd, tp)
+	endDelivery(span, out, err)
 	if err != nil {
 		log.Info("send abandoned; it stays uncommitted", "err", err)
 		return err

@@ -164,8 +164,8 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-func (h *harness) sender(url string) *webhook.Sender {
-	s, err := webhook.New(webhook.Config{
+func (h *harness) sender(url string, with ...func(*webhook.Config)) *webhook.Sender {
+	cfg := webhook.Config{
 		Kafka:      []kgo.Opt{kgo.SeedBrokers(h.brokers...), kgo.FetchMaxWait(100 * time.Millisecond)},
 		Commands:   h.prefix + "send.webhook",
 		Receipts:   h.prefix + "receipts",
@@ -177,7 +177,11 @@ func (h *harness) sender(url string) *webhook.Sender {
 		Timeout:    timeout,
 		Retry:      webhook.Backoff{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, nil)),
-	})
+	}
+	for _, f := range with {
+		f(&cfg)
+	}
+	s, err := webhook.New(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/sample"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -140,12 +141,20 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// With OTEL_EXPORTER_OTLP_ENDPOINT set, every journey instance's trace
+	// goes there (the engine's spans, and its Kafka clients').
+	tracing, stopTracing, err := telemetry.Setup(ctx, "beckon-dev", c.log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	
 	reg, err := metrics.New()
 	if err != nil {
 		return err
 	}
 	defer reg.Shutdown(context.Background())
-	e, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd, reg)
+	e, stopEngine, err := c.startEngine(ctx, d, conn, layout, cd, reg, tracing)
 	if err != nil {
 		return err
 	}
@@ -177,13 +186,22 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
   Output    send commands, hand-offs and dead letters as they are committed; a simulated channel answers WhatsApp messages
   Metrics   http://%s/metrics (Prometheus; /healthz and /readyz beside it)
+  Traces    %s
   Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
-		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, k.Brokers()[0], d.partitions)
+		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing), k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
+}
+
+// tracesLine says where the dev engine's traces go.
+func tracesLine(p *telemetry.Provider) string {
+	if !p.Enabled() {
+		return "off (set OTEL_EXPORTER_OTLP_ENDPOINT to export a trace per journey instance)"
+	}
+	return "a trace per journey instance, exported by " + p.Exporter
 }
 
 // traffic produces one sample event per tick and prints every event read

@@ -18,6 +18,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -53,7 +54,7 @@ func scaledClock(start time.Time, scale float64) func() time.Time {
 
 // startEngine runs the journey engine in this process until the returned
 // stop is called, and waits until it is ready.
-func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry) (*engine.Engine, func(), error) {
+func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry, tracing *telemetry.Provider) (*engine.Engine, func(), error) {
 	kopts, err := conn.ClientOpts()
 	if err != nil {
 		return nil, nil, err
@@ -68,6 +69,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 		Stream:  stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true, Metrics: streamMetrics},
 		Metrics: journeyMetrics,
 		Logger:  c.log.With("component", "engine"),
+		Tracing: tracing,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -132,10 +133,15 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	tracing, stopTracing, err := telemetry.Setup(ctx, "beckon-engine", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
 		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
-		Stream: stream.Options{TransactionTimeout: txnTimeout, Metrics: streamMetrics}, Metrics: journeyMetrics,
+		Stream: stream.Options{TransactionTimeout: txnTimeout, Metrics: streamMetrics}, Metrics: journeyMetrics, Tracing: tracing,
 	})
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
 	"github.com/beckon-dev/beckon/pkg/webhook"
 )
 
@@ -107,6 +108,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, own *se
 	if wc.Metrics, err = metrics.NewWebhook(reg.Meter()); err != nil {
 		return err
 	}
+	var stopTracing func()
+	if wc.Tracing, stopTracing, err = telemetry.Setup(ctx, "beckon-webhook-sender", log); err != nil {
+		return err
+	}
+	defer stopTracing()
 	s, err := webhook.New(wc)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)

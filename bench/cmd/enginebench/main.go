@@ -114,6 +114,7 @@ func run(args []string) int {
 	compare := fs.Bool("kstreams", false, "compare the engine with the Kafka Streams cart application (bench/peers/kstreams) instead")
 	kc := kstreamsFlags(fs)
 	sc := scaleFlags(fs)
+	tc := tracingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -153,12 +154,20 @@ func run(args []string) int {
 	if sc.on {
 		return runScale(ctx, seeds, broker, c, *sc)
 	}
+	if tc.modes != "" {
+		return runTracing(ctx, seeds, broker, c, *tc)
+	}
 	r := &report{broker: broker, cfg: c, seeds: seeds, start: time.Now()}
 	if err := r.measure(ctx, seeds); err != nil {
 		logger.Print(err)
 		return 1
 	}
 	out := r.markdown()
+	return c.print(out)
+}
+
+// print prints a run's report, and writes it to -md's file too.
+func (c config) print(out string) int {
 	fmt.Print(out)
 	if c.md != "" {
 		if err := os.WriteFile(c.md, []byte(out), 0o644); err != nil {
@@ -244,12 +253,14 @@ func (d *deployment) produceCarts(ctx context.Context, n, users int) error {
 func user(i int) string { return fmt.Sprintf("user-%07d", i) }
 
 // startEngine runs an engine child on the deployment.
-func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.Child, time.Time, error) {
+// extra are more flags of the child.
+func (d *deployment) startEngine(ctx context.Context, stateDir string, extra ...string) (*bench.Child, time.Time, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	c, err := bench.StartChild("engine", exe, "child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir, "-lookups", strings.Join(d.lookups, ","))
+	args := append([]string{"child", "-brokers", strings.Join(d.seeds, ","), "-prefix", d.prefix, "-state", stateDir, "-lookups", strings.Join(d.lookups, ",")}, extra...)
+	c, err := bench.StartChild("engine", exe, args...)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -265,8 +276,8 @@ func (d *deployment) startEngine(ctx context.Context, stateDir string) (*bench.C
 
 // consumeAll runs an engine child until its group has committed past n
 // events, and returns the time from its Ready and its usage.
-func (d *deployment) consumeAll(ctx context.Context, stateDir string, n int) (time.Duration, bench.Usage, error) {
-	eng, ready, err := d.startEngine(ctx, stateDir)
+func (d *deployment) consumeAll(ctx context.Context, stateDir string, n int, extra ...string) (time.Duration, bench.Usage, error) {
+	eng, ready, err := d.startEngine(ctx, stateDir, extra...)
 	if err != nil {
 		return 0, bench.Usage{}, err
 	}
@@ -363,6 +374,7 @@ func child(args []string) int {
 	inherited, _ := time.ParseDuration(os.Getenv(envTxnTimeout))
 	txnTimeout := fs.Duration("transaction-timeout", inherited, "the transaction timeout (0: the runtime's default)")
 	owned := fs.Bool("owned", false, `also announce "owned <ns> <partitions>" whenever the restored partitions change`)
+	tracingMode := fs.String("tracing", "off", "off, noop (spans made, exported nowhere), steps (noop without Kafka client spans) or otlp (OTEL_* environment)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -396,11 +408,18 @@ func child(args []string) int {
 	// where the latency goes.
 	stats := &bench.TxnStats{}
 	defer func() { logger.Printf("engine %s: %s%s", filepath.Base(*state), stats, stats.Phases()) }()
+	tp, err := childTracing(ctx, *tracingMode)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd,
 		StateDir: *state, InstanceID: *instance, Group: *prefix + "engine",
-		Stream: stream.Options{TransactionTimeout: *txnTimeout, Metrics: stats},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
+		Stream:  stream.Options{TransactionTimeout: *txnTimeout, Metrics: stats},
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: childLogLevel()})),
+		Tracing: tp,
 	})
 	if err != nil {
 		logger.Print(err)

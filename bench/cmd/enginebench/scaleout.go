@@ -865,14 +865,7 @@ func runScale(ctx context.Context, seeds []string, broker string, c config, sc s
 		}
 	}
 	out := scaleMarkdown(broker, start, c, sc, one, many, fo)
-	fmt.Print(out)
-	if c.md != "" {
-		if err := os.WriteFile(c.md, []byte(out), 0o644); err != nil {
-			logger.Print(err)
-			return 1
-		}
-	}
-	return 0
+	return c.print(out)
 }
 
 func scaleMarkdown(broker string, start time.Time, c config, sc scaleConfig, one, many *scaleRun, fo *failoverRun) string {

@@ -148,7 +148,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopTracing()
-	
+
 	reg, err := metrics.New()
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ type partition interface {
 	Schedule(key []byte, due time.Time, payload []byte) error
 	Cancel(key []byte) error
 	Emit(topic string, key, value []byte, headers ...stream.Header)
+	Range(start, end []byte, fn func(key, value []byte) bool) error
 }
 
 var _ partition = (*stream.Context)(nil)
@@ -91,6 +92,9 @@ func (e *Engine) process(c partition, m stream.Message) error {
 		u, inst, ok := splitTimerKey(m.Key)
 		if !ok {
 			return fmt.Errorf("timer key %q: not user\\x00instance", m.Key)
+		}
+		if inst == timelineWake {
+			return e.expireTimeline(c, u)
 		}
 		user, in.Wake = u, inst
 		in.TraceID, in.SpanID = timerTrace(m.Value)
@@ -151,6 +155,9 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 		return err
 	}
 	if err := e.storeUser(c, u, stored); err != nil {
+		return err
+	}
+	if err := e.recordTimeline(c, user, in, &fx); err != nil {
 		return err
 	}
 	return e.emit(c, fx)

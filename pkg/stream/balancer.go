@@ -48,6 +48,12 @@ const coPartitionedProtocol = "beckon-copartitioned"
 // retries with backoff) until the counts match.
 func CoPartitionedBalancer() kgo.GroupBalancer { return coPartitionedBalancer{} }
 
+// coPartitionedBalancerWith is CoPartitionedBalancer with userData in the
+// member's metadata (Options.GroupUserData).
+func coPartitionedBalancerWith(userData []byte) kgo.GroupBalancer {
+	return coPartitionedBalancer{userData: userData}
+}
+
 // CoPartitionError is the balancing error of a group whose subscribed
 // topics do not all have the same partition count: partition p of one
 // topic would not hold the same users as partition p of the other.
@@ -67,7 +73,12 @@ func (e *CoPartitionError) Error() string {
 
 // coPartitionedBalancer implements kgo.GroupBalancer with kgo's "consumer"
 // member metadata, so group tooling can still read members' subscriptions.
-type coPartitionedBalancer struct{}
+type coPartitionedBalancer struct {
+	// userData is the member's ConsumerMemberMetadata.UserData: what it
+	// tells the other members and group tooling about itself (the
+	// address it answers queries on).
+	userData []byte
+}
 
 func (coPartitionedBalancer) ProtocolName() string { return coPartitionedProtocol }
 
@@ -78,10 +89,11 @@ func (coPartitionedBalancer) IsCooperative() bool { return true }
 // stickiness and cooperative input) and Generation (which tells a stale
 // claim from a current one). The output is sorted so that an unchanged
 // member sends unchanged metadata and does not trigger a rebalance.
-func (coPartitionedBalancer) JoinGroupMetadata(interests []string, currentAssignment map[string][]int32, generation int32) []byte {
+func (bal coPartitionedBalancer) JoinGroupMetadata(interests []string, currentAssignment map[string][]int32, generation int32) []byte {
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 2
 	meta.Topics = interests
+	meta.UserData = bal.userData
 	meta.Generation = generation
 	for topic, partitions := range currentAssignment {
 		owned := kmsg.NewConsumerMemberMetadataOwnedPartition()

@@ -92,6 +92,13 @@ type Options struct {
 	// restoring. By default a graceful shutdown leaves the group and its
 	// partitions move to the other instances at once (a scale-down).
 	StayInGroupOnShutdown bool
+	// GroupUserData is carried in this instance's consumer group member
+	// metadata (ConsumerMemberMetadata.UserData), where anyone who
+	// describes the group reads it with the member's assignment: the
+	// address this instance answers interactive queries on, as Kafka
+	// Streams' application.server. Changing it takes a rebalance. Default
+	// none.
+	GroupUserData []byte
 	// Metrics receives the runtime's measurements. Default: none.
 	Metrics Metrics
 	// Logger receives the runtime's logs. Default: slog.Default().

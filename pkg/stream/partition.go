@@ -49,6 +49,17 @@ type partitionState struct {
 	healthMu       sync.Mutex
 	restoreFailing time.Time
 	restoreErr     error
+
+	// queryMu is held shared by a Query reading the store and exclusively
+	// by whoever closes it, so a query never reads a closed store.
+	queryMu sync.RWMutex
+}
+
+// closeStore closes the partition's store once no Query reads it.
+func (p *partitionState) closeStore() error {
+	p.queryMu.Lock()
+	defer p.queryMu.Unlock()
+	return p.st.close()
 }
 
 // storeFault, when a test sets it, is asked before a store write ("commit"

@@ -67,7 +67,7 @@ func (r *Runner) release(p *partitionState) {
 	p.ready.Store(false)
 	p.cancelRestore()
 	p.restored.Wait()
-	if err := p.st.close(); err != nil {
+	if err := p.closeStore(); err != nil {
 		r.log.Warn("close store", "partition", p.id, "err", err)
 	}
 }
@@ -158,9 +158,7 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 			return err
 		}
 	}
-	if p.st != nil {
-		_ = p.st.close()
-	}
+	_ = p.closeStore()
 	st, wiped, err := openStore(storeDir(r.o.StateDir, r.g.name, p.id), p.id, false, r.log, r.cache)
 	if err != nil {
 		return err
@@ -189,7 +187,7 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 		// The changelog was recreated or truncated under us: the store
 		// cannot be trusted.
 		r.log.Warn("store does not match its changelog; rebuilding", "partition", p.id, "store_next", next, "changelog_start", start, "changelog_end", end)
-		_ = st.close()
+		_ = p.closeStore()
 		if p.st, _, err = openStore(st.dir, p.id, true, r.log, r.cache); err != nil {
 			return err
 		}

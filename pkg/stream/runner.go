@@ -196,7 +196,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
-		kgo.Balancers(CoPartitionedBalancer()),
+		kgo.Balancers(coPartitionedBalancerWith(r.o.GroupUserData)),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.DisableAutoCommit(),
 		kgo.RecordPartitioner(changelogPartitioner{changelog: r.g.changelog, def: kgo.StickyKeyPartitioner(nil)}),

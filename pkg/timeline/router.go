@@ -1,0 +1,268 @@
+package timeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/beckon-dev/beckon/pkg/stream"
+)
+
+// RouterConfig configures a Router.
+type RouterConfig struct {
+	// Admin reaches the Kafka cluster of the engines. Required.
+	Admin *kadm.Client
+	// Group is the engines' consumer group (engine.Config.Group).
+	// Required.
+	Group string
+	// Topic is the events topic: its partition count places users, with
+	// Kafka's default partitioner (murmur2), as the engine does. Required.
+	Topic string
+	// HTTP asks the engines; default a client with a 10s timeout.
+	HTTP *http.Client
+	// OwnersTTL is how long the owners read from the group are used
+	// before they are read again; a refused or failed query reads them
+	// again at once. Default 2s.
+	OwnersTTL time.Duration
+	Logger    *slog.Logger
+}
+
+// Router answers the timeline routes of the api service by asking the
+// engine instance that owns the user's partition, found from the engine
+// group: each member's metadata carries its query address (MemberData)
+// and its assignment the partitions it owns. While the group rebalances,
+// the partition has no owner, or the owner refuses (it has just lost the
+// partition, or is restoring it), the answer is 503 with Retry-After and
+// a JSON error body, never another instance's or a partial answer.
+type Router struct {
+	cfg RouterConfig
+
+	mu     sync.Mutex
+	owners *owners // nil: read them again
+}
+
+// owners is what the group said, at a point in time.
+type owners struct {
+	at         time.Time
+	partitions int32
+	addr       map[int32]string // partition -> query address
+	stable     bool
+	state      string
+}
+
+// NewRouter checks cfg and returns a Router.
+func NewRouter(cfg RouterConfig) (*Router, error) {
+	if cfg.Admin == nil || cfg.Group == "" || cfg.Topic == "" {
+		return nil, errors.New("timeline router: Admin, Group and Topic are required")
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.OwnersTTL <= 0 {
+		cfg.OwnersTTL = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Router{cfg: cfg}, nil
+}
+
+// UserInstances serves GET /v1/users/{userId}/instances (UserInstances).
+func (rt *Router) UserInstances() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := r.PathValue("userId")
+		if !validUser(w, user) {
+			return
+		}
+		rt.forward(w, r, user, "/v1/users/"+url.PathEscape(user)+"/instances")
+	})
+}
+
+// Instance serves GET /v1/instances/{instanceId} (InstanceTimeline), the
+// instance ID being a reference (Ref) that names the user.
+func (rt *Router) Instance() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, inst, err := ParseRef(r.PathValue("instanceId"))
+		if err != nil {
+			WriteError(w, http.StatusBadRequest, "invalid", "instanceId: "+err.Error())
+			return
+		}
+		if !validUser(w, user) {
+			return
+		}
+		rt.forward(w, r, user, "/v1/users/"+url.PathEscape(user)+"/instances/"+url.PathEscape(inst))
+	})
+}
+
+func validUser(w http.ResponseWriter, user string) bool {
+	if user == "" || strings.IndexByte(user, 0) >= 0 {
+		WriteError(w, http.StatusBadRequest, "invalid", "userId: empty or holds a zero byte")
+		return false
+	}
+	return true
+}
+
+// forward asks the owner of user's partition for path and relays its
+// answer.
+func (rt *Router) forward(w http.ResponseWriter, r *http.Request, user, path string) {
+	o, err := rt.current(r.Context())
+	if err != nil {
+		rt.cfg.Logger.Warn("timeline router: cannot read the engine group", "group", rt.cfg.Group, "err", err)
+		Unavailable(w, "the engine group cannot be read: "+err.Error())
+		return
+	}
+	if !o.stable {
+		Unavailable(w, fmt.Sprintf("the engine group is rebalancing (%s)", o.state))
+		return
+	}
+	p := stream.PartitionFor([]byte(user), o.partitions)
+	addr, ok := o.addr[p]
+	if !ok {
+		rt.invalidate()
+		Unavailable(w, fmt.Sprintf("partition %d has no engine answering queries", p))
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, baseURL(addr)+path, nil)
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := rt.cfg.HTTP.Do(req)
+	if err != nil {
+		rt.invalidate()
+		Unavailable(w, fmt.Sprintf("the engine owning partition %d did not answer", p))
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil || len(body) > maxAnswer {
+		rt.invalidate()
+		Unavailable(w, fmt.Sprintf("the answer of the engine owning partition %d was cut short", p))
+		return
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		rt.invalidate() // the owner refused: read the group again
+	}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+}
+
+// maxAnswer bounds an engine's answer (a timeline is bounded by the
+// retention: 250 entries of a few KiB).
+const maxAnswer = 32 << 20
+
+func baseURL(addr string) string {
+	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
+		return strings.TrimSuffix(addr, "/")
+	}
+	return "http://" + addr
+}
+
+func (rt *Router) invalidate() {
+	rt.mu.Lock()
+	rt.owners = nil
+	rt.mu.Unlock()
+}
+
+// current returns the owners, read again when older than OwnersTTL.
+func (rt *Router) current(ctx context.Context) (*owners, error) {
+	rt.mu.Lock()
+	o := rt.owners
+	rt.mu.Unlock()
+	if o != nil && time.Since(o.at) < rt.cfg.OwnersTTL {
+		return o, nil
+	}
+	o, err := rt.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	rt.owners = o
+	rt.mu.Unlock()
+	return o, nil
+}
+
+// read describes the group: who owns which partition of the events
+// topic, and where each member answers queries.
+func (rt *Router) read(ctx context.Context) (*owners, error) {
+	topics, err := rt.cfg.Admin.ListTopics(ctx, rt.cfg.Topic)
+	if err != nil {
+		return nil, err
+	}
+	td, ok := topics[rt.cfg.Topic]
+	if !ok || td.Err != nil || len(td.Partitions) == 0 {
+		return nil, fmt.Errorf("topic %s: not found (%v)", rt.cfg.Topic, td.Err)
+	}
+	groups, err := rt.cfg.Admin.DescribeGroups(ctx, rt.cfg.Group)
+	if err != nil {
+		return nil, err
+	}
+	g, ok := groups[rt.cfg.Group]
+	if !ok {
+		return nil, fmt.Errorf("group %s: not described", rt.cfg.Group)
+	}
+	if g.Err != nil {
+		return nil, fmt.Errorf("group %s: %w", rt.cfg.Group, g.Err)
+	}
+	o := &owners{at: time.Now(), partitions: int32(len(td.Partitions)), addr: map[int32]string{}, state: g.State, stable: g.State == "Stable"}
+	for _, m := range g.Members {
+		meta, ok := m.Join.AsConsumer()
+		if !ok {
+			continue
+		}
+		addr, ok := ParseMemberData(meta.UserData)
+		if !ok {
+			continue
+		}
+		asg, ok := m.Assigned.AsConsumer()
+		if !ok {
+			continue
+		}
+		for _, t := range asg.Topics {
+			if t.Topic != rt.cfg.Topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				o.addr[p] = addr
+			}
+		}
+	}
+	return o, nil
+}
+
+// Unavailable answers 503 with Retry-After: msg says why, and that a
+// retry will do.
+func Unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	WriteError(w, http.StatusServiceUnavailable, "unavailable", msg+": retry")
+}
+
+// WriteError answers status with the JSON error body (ErrorBody).
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	WriteJSON(w, status, b)
+}
+
+// WriteJSON answers status with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beckon-dev/beckon/pkg/stream"
+)
+
+// timelineKeys returns u1's timeline keys in the fake store, and the
+// entry keys among them per instance.
+func timelineKeys(r *seamRig) (all []string, entries map[string]int) {
+	entries = map[string]int{}
+	for k := range r.p.state {
+		if !strings.HasPrefix(k, "u1\x00\x00") {
+			continue
+		}
+		all = append(all, k)
+		if rest, ok := strings.CutPrefix(k, "u1\x00\x00e"); ok {
+			inst, _, _ := strings.Cut(rest, "\x00")
+			entries[inst]++
+		}
+	}
+	return all, entries
+}
+
+func (r *seamRig) timelineIndex() tlIndex {
+	r.t.Helper()
+	var ix tlIndex
+	if v, ok := r.p.state[string(timelineIndexKey("u1"))]; ok {
+		if err := json.Unmarshal(v, &ix); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return ix
+}
+
+// TestTimelineRetention: an instance keeps at most MaxEntries entries
+// (plus the quarter pruned at once), a user at most MaxInstances
+// instances with the least recent ended one going first, and the expiry
+// timer removes ended instances idle for MaxAge; forgetting removes the
+// rest in one prefix delete.
+func TestTimelineRetention(t *testing.T) {
+	r := newSeamRig(t, holdCartJourney)
+	r.e.cfg.Timeline = TimelineConfig{MaxEntries: 8, MaxInstances: 2, MaxAge: 48 * time.Hour}
+
+	// Cart c0: 40 resets of its hold, each an entry.
+	for i := range 40 {
+		r.mustHandle(r.event(fmt.Sprintf("a%d", i), "Product Added", `{"cart_id":"c0","sku":"A"}`))
+	}
+	ix := r.timelineIndex()
+	if len(ix.Instances) != 1 {
+		t.Fatalf("index %+v", ix)
+	}
+	c0 := ix.Instances[0]
+	_, entries := timelineKeys(r)
+	if n := entries[c0.InstanceID]; n < 8 || n > 10 || c0.Seq != 41 || c0.First != c0.Seq-n+1 {
+		t.Fatalf("c0 keeps %d entries, first %d, last %d; want 8 to 10 ending at 41", n, c0.First, c0.Seq)
+	}
+	if _, ok := r.p.state[string(timelineEntryKey("u1", c0.InstanceID, c0.Seq, 0))]; !ok {
+		t.Fatal("the latest entry is not kept")
+	}
+	if due, ok := r.p.timers[string(timerKey("u1", timelineWake))]; !ok || !due.Equal(r.p.now.Add(48*time.Hour)) {
+		t.Fatalf("expiry timer %v %v", due, ok)
+	}
+
+	// Carts c1 and c2 end; c3 comes: the least recent ended cart (c1)
+	// goes, the active c0 stays.
+	r.mustHandle(r.event("b1", "Product Added", `{"cart_id":"c1","sku":"B"}`))
+	r.mustHandle(r.event("b2", "Order Completed", `{"cart_id":"c1"}`))
+	r.p.now = r.p.now.Add(time.Hour)
+	r.mustHandle(r.event("b3", "Product Added", `{"cart_id":"c2","sku":"B"}`))
+	r.mustHandle(r.event("b4", "Order Completed", `{"cart_id":"c2"}`))
+	keys := func() []string {
+		var out []string
+		for _, ti := range r.timelineIndex().Instances {
+			out = append(out, ti.EntryKey+":"+ti.Status)
+		}
+		return out
+	}
+	if got := strings.Join(keys(), " "); got != "c0:active c2:exited" {
+		t.Fatalf("instances kept %q, want c0 active and c2 exited", got)
+	}
+	_, entries = timelineKeys(r)
+	if len(entries) != 2 {
+		t.Fatalf("entries of %d instances kept, want 2: %v", len(entries), entries)
+	}
+
+	// Past MaxAge the timer removes c2 (ended) and keeps c0 (active), and
+	// arms itself again.
+	r.p.now = r.p.now.Add(72 * time.Hour)
+	r.mustHandle(stream.Message{Kind: stream.KindTimer, Key: timerKey("u1", timelineWake)})
+	if got := strings.Join(keys(), " "); got != "c0:active" {
+		t.Fatalf("after expiry: %q", got)
+	}
+	if due, ok := r.p.timers[string(timerKey("u1", timelineWake))]; !ok || !due.After(r.p.now) {
+		t.Fatalf("expiry timer not armed again: %v %v", due, ok)
+	}
+
+	// Forgetting: nothing of the timeline is left, nor its timer; the
+	// journey state is another matter (issue 12's forget).
+	if err := r.e.forgetTimeline(r.p, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := timelineKeys(r); len(all) != 0 {
+		t.Fatalf("after forgetting: %q", all)
+	}
+	if _, ok := r.p.timers[string(timerKey("u1", timelineWake))]; ok {
+		t.Fatal("expiry timer left after forgetting")
+	}
+	if _, ok := r.p.state["u1"]; !ok {
+		t.Fatal("forgetting the timeline removed journey state")
+	}
+}
+
+// TestTimelineUnreadableIndex: a corrupt timeline index costs the user's
+// timeline, never the input: the event is applied and the timeline
+// starts again.
+func TestTimelineUnreadableIndex(t *testing.T) {
+	r := newSeamRig(t, holdCartJourney)
+	r.p.state[string(timelineIndexKey("u1"))] = []byte("{not json")
+	r.p.state[string(timelineEntryKey("u1", "old", 1, 0))] = []byte("{}")
+	r.mustHandle(r.event("m1", "Product Added", `{"cart_id":"c0","sku":"A"}`))
+	if len(r.activities()) == 0 {
+		t.Fatal("the event was not applied")
+	}
+	ix := r.timelineIndex()
+	if len(ix.Instances) != 1 || ix.Instances[0].EntryKey != "c0" {
+		t.Fatalf("index %+v", ix)
+	}
+	if _, ok := r.p.state[string(timelineEntryKey("u1", "old", 1, 0))]; ok {
+		t.Fatal("entries of the unreadable index left behind")
+	}
+}

@@ -98,7 +98,9 @@ func TestAbandonedCartTimeline(t *testing.T) {
 	}
 
 	// The hold was reset by the second Product Added of c2.
-	tl := waitTimeline(t, q, "u1", c2.InstanceID, func(tl timeline.InstanceTimeline) bool { return hasEntry(tl, "waiting", "timer reset by Product Added") })
+	tl := waitTimeline(t, q, "u1", c2.InstanceID, func(tl timeline.InstanceTimeline) bool {
+		return hasEntry(tl, "waiting", "timer reset by Product Added")
+	})
 	if tl.Entries[0].Kind != "entered" || tl.Entries[0].Input == nil || tl.Entries[0].Input.Type != "event" || tl.Entries[0].Input.Name != "Product Added" {
 		t.Errorf("first entry %+v", tl.Entries[0])
 	}

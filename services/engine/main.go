@@ -6,12 +6,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -39,6 +43,11 @@ var engineSettings = []settings.Setting{
 	{Flag: "session-timeout", Env: "BECKON_SESSION_TIMEOUT", Default: "45s", Usage: "group session timeout: how long a crashed instance keeps its partitions before the others take them over (the broker's group.min.session.timeout.ms, 6s by default, is the floor)"},
 	{Flag: "transaction-timeout", Env: "BECKON_TRANSACTION_TIMEOUT", Default: "10s", Usage: "how long a crashed instance's open transaction can hold up its partitions' readers before the broker aborts it"},
 	{Flag: "max-payload-bytes", Env: "BECKON_MAX_PAYLOAD_BYTES", Default: "65536", Usage: "largest send payload; a larger one is not sent and an error activity says so"},
+	{Flag: "query-addr", Env: "BECKON_QUERY_ADDR", Default: ":8090", Usage: "address of the internal timeline query endpoint the api service routes to (docs/api-timelines.md; empty: none)"},
+	{Flag: "advertised-query-addr", Env: "BECKON_ADVERTISED_QUERY_ADDR", Usage: "host:port at which the other services reach --query-addr, advertised in the engine group (default: the host name and the --query-addr port; in Kubernetes the pod IP)"},
+	{Flag: "timeline-max-entries", Env: "BECKON_TIMELINE_MAX_ENTRIES", Default: "200", Usage: "timeline entries kept per journey instance"},
+	{Flag: "timeline-max-instances", Env: "BECKON_TIMELINE_MAX_INSTANCES", Default: "50", Usage: "instance timelines kept per user"},
+	{Flag: "timeline-retention", Env: "BECKON_TIMELINE_RETENTION", Default: "720h", Usage: "how long an ended instance's timeline is kept after its last entry"},
 }
 
 func main() {
@@ -133,6 +142,27 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	tl, err := timelineConfig(own)
+	if err != nil {
+		return err
+	}
+	var queries net.Listener
+	advertised := own.String("advertised-query-addr")
+	if addr := own.String("query-addr"); addr != "" {
+		if queries, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("--query-addr: %w", err)
+		}
+		defer queries.Close()
+		if advertised == "" {
+			host, err := os.Hostname()
+			if err != nil {
+				return fmt.Errorf("--advertised-query-addr not set and no host name: %w", err)
+			}
+			advertised = net.JoinHostPort(host, strconv.Itoa(queries.Addr().(*net.TCPAddr).Port))
+		}
+	} else {
+		advertised = "" // no endpoint: nothing to advertise
+	}
 	tracing, stopTracing, err := telemetry.Setup(ctx, "beckon-engine", log)
 	if err != nil {
 		return err
@@ -140,7 +170,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	defer stopTracing()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
-		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
+		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload), Timeline: tl, QueryAddr: advertised,
 		Stream: stream.Options{TransactionTimeout: txnTimeout, Metrics: streamMetrics}, Metrics: journeyMetrics, Tracing: tracing,
 	})
 	if err != nil {
@@ -157,8 +187,39 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		}
 		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
+	if queries != nil {
+		// Internal: no authentication; the api service routes to it.
+		srv := &http.Server{Handler: e.QueryHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() {
+			if err := srv.Serve(queries); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				log.Error("timeline query endpoint", "err", err)
+			}
+		}()
+		defer srv.Close()
+		log.Info("serving timeline queries", "addr", queries.Addr().String(), "advertised", advertised)
+	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
 	return e.Run(ctx)
+}
+
+// timelineConfig reads the timeline retention settings.
+func timelineConfig(own *settings.Values) (engine.TimelineConfig, error) {
+	entries, err := own.Int("timeline-max-entries", 32)
+	if err != nil {
+		return engine.TimelineConfig{}, err
+	}
+	instances, err := own.Int("timeline-max-instances", 32)
+	if err != nil {
+		return engine.TimelineConfig{}, err
+	}
+	age, err := duration(own, "timeline-retention")
+	if err != nil {
+		return engine.TimelineConfig{}, err
+	}
+	if entries <= 0 || instances <= 0 {
+		return engine.TimelineConfig{}, errors.New("--timeline-max-entries and --timeline-max-instances must be positive")
+	}
+	return engine.TimelineConfig{MaxEntries: int(entries), MaxInstances: int(instances), MaxAge: age}, nil
 }
 
 // duration parses a positive duration setting.

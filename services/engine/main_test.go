@@ -59,7 +59,7 @@ func engineEnv(t *testing.T, brokers []string, prefix, addr string, extra ...str
 		"BECKON_BROKERS": strings.Join(brokers, ","), "BECKON_TOPIC_PREFIX": prefix,
 		"BECKON_PARTITIONS": "2", "BECKON_REPLICATION_FACTOR": "1",
 		"BECKON_STATE_DIR": t.TempDir(), "BECKON_INSTANCE_ID": "e1", "BECKON_ENGINE_GROUP": prefix + "engine",
-		"BECKON_HEALTH_ADDR": addr,
+		"BECKON_HEALTH_ADDR": addr, "BECKON_QUERY_ADDR": "127.0.0.1:0",
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]

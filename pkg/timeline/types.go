@@ -111,13 +111,15 @@ type Receipt struct {
 // outside any instance: an entry skipped (journey paused, max_instances,
 // rate_limited) or failed.
 type NotEntered struct {
-	At             time.Time `json:"at"`
-	JourneyID      string    `json:"journey_id"`
-	JourneyVersion int32     `json:"journey_version"`
-	Kind           string    `json:"kind"`
-	Reason         string    `json:"reason"`
-	TraceID        string    `json:"trace_id,omitempty"`
-	Input          *Input    `json:"input,omitempty"`
+	At time.Time `json:"at"`
+	// JourneyID and JourneyVersion are empty for what concerns no
+	// journey (a receipt of a command no running instance sent).
+	JourneyID      string `json:"journey_id,omitempty"`
+	JourneyVersion int32  `json:"journey_version,omitempty"`
+	Kind           string `json:"kind"`
+	Reason         string `json:"reason"`
+	TraceID        string `json:"trace_id,omitempty"`
+	Input          *Input `json:"input,omitempty"`
 }
 
 // UserInstances is the body of GET /v1/users/{userId}/instances: the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/timeline"
@@ -34,8 +35,19 @@ func (e *Engine) QueryHandler() http.Handler {
 				return err
 			}
 			out = timeline.UserInstances{UserID: user, Partition: p, Instances: make([]timeline.Instance, 0, len(ix.Instances)), NotEntered: ix.NotEntered}
+			// The index is written when an instance enters, sends or
+			// exits; its newest entry says where it is now.
+			last, err := lastEntries(v, user)
+			if err != nil {
+				return err
+			}
 			for _, ti := range ix.Instances {
-				out.Instances = append(out.Instances, publicInstance(user, ti))
+				in := publicInstance(user, ti)
+				var en timeline.Entry
+				if b, ok := last[ti.InstanceID]; ok && json.Unmarshal(b, &en) == nil && !en.At.Before(in.LastAt) {
+					in.LastAt, in.Step = en.At, en.Step
+				}
+				out.Instances = append(out.Instances, in)
 			}
 			slices.SortStableFunc(out.Instances, func(a, b timeline.Instance) int { return b.LastAt.Compare(a.LastAt) })
 			if out.NotEntered == nil {
@@ -63,7 +75,7 @@ func (e *Engine) QueryHandler() http.Handler {
 				return nil
 			}
 			found = true
-			out = timeline.InstanceTimeline{Instance: publicInstance(user, *ti), Partition: p, Entries: []timeline.Entry{}, Truncated: ti.First > 1}
+			out = timeline.InstanceTimeline{Instance: publicInstance(user, *ti), Partition: p, Entries: []timeline.Entry{}}
 			pre := timelineInstancePrefix(user, id)
 			return v.Range(pre, prefixEnd(pre), func(k, val []byte) bool {
 				var en timeline.Entry
@@ -73,6 +85,9 @@ func (e *Engine) QueryHandler() http.Handler {
 					e.log.Warn("timeline: unreadable entry left out", "user", user, "instance", id, "key", fmt.Sprintf("%x", k))
 					out.Truncated = true
 					return true
+				}
+				if en.Sub == 0 {
+					en.ActivityID = id + "-" + strconv.Itoa(en.Seq)
 				}
 				out.Entries = append(out.Entries, en)
 				return true
@@ -85,6 +100,12 @@ func (e *Engine) QueryHandler() http.Handler {
 			timeline.WriteError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no timeline of instance %s of user %q (never existed, or past the retention)", id, user))
 		default:
 			slices.SortStableFunc(out.Entries, func(a, b timeline.Entry) int { return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Sub, b.Sub)) })
+			if n := len(out.Entries); n > 0 {
+				out.Truncated = out.Truncated || out.Entries[0].Seq > 1
+				if last := out.Entries[n-1]; !last.At.Before(out.LastAt) {
+					out.LastAt, out.Step = last.At, last.Step
+				}
+			}
 			timeline.WriteJSON(w, http.StatusOK, out)
 		}
 	})
@@ -126,6 +147,20 @@ func viewTimelineIndex(v stream.View, user string) (tlIndex, error) {
 		return tlIndex{}, fmt.Errorf("stored timeline of user %q: %w", user, err)
 	}
 	return ix, nil
+}
+
+// lastEntries returns the newest entry of each of user's instances, by
+// instance ID.
+func lastEntries(v stream.View, user string) (map[string][]byte, error) {
+	pre := append(timelinePrefix(user), 'e')
+	last := map[string][]byte{}
+	err := v.Range(pre, prefixEnd(timelinePrefix(user)), func(k, val []byte) bool {
+		if len(k) >= len(pre)+7 {
+			last[string(k[len(pre):len(k)-7])] = bytes.Clone(val)
+		}
+		return true
+	})
+	return last, err
 }
 
 func publicInstance(user string, ti tlInstance) timeline.Instance {

@@ -86,11 +86,6 @@ type tlIndex struct {
 
 type tlInstance struct {
 	timeline.Instance
-	// Seq and Sub are the key of the last entry, First the oldest seq
-	// kept.
-	Seq   int `json:"seq"`
-	Sub   int `json:"sub,omitempty"`
-	First int `json:"first,omitempty"`
 	// Cmds are the command IDs of the instance's latest sends, to place
 	// their receipts.
 	Cmds []string `json:"cmds,omitempty"`
@@ -112,9 +107,22 @@ func (ix *tlIndex) find(id string) *tlInstance {
 
 // recordTimeline adds what fx says happened to user's timeline, in the
 // transaction of the input. Most inputs change no journey instance and
-// cost nothing here.
+// cost nothing here; most of those that do (a hold reset, a step done)
+// only add their entries: the index changes when an instance enters,
+// sends or exits, with a receipt, and for the user's activities outside
+// instances.
 func (e *Engine) recordTimeline(c partition, user string, in journey.Input, fx *journey.Effects) error {
 	if e.cfg.Timeline.Off || (len(fx.Activities) == 0 && in.Receipt == nil) {
+		return nil
+	}
+	input := timelineInput(in)
+	var usedSends []bool
+	if !needsIndex(in, fx) {
+		for i := range fx.Activities {
+			if _, err := e.putActivityEntry(c, user, &fx.Activities[i], input, nil, fx, &usedSends); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	ix, err := e.readTimelineIndex(c, user)
@@ -124,13 +132,11 @@ func (e *Engine) recordTimeline(c partition, user string, in journey.Input, fx *
 	if in.Receipt != nil && len(fx.Activities) == 0 && !slices.ContainsFunc(ix.Instances, func(ti tlInstance) bool { return slices.Contains(ti.Cmds, in.Receipt.CommandID) }) {
 		return nil // a receipt of no instance kept
 	}
-	input := timelineInput(in)
 	var receipt *timeline.Receipt
 	if rc := in.Receipt; rc != nil {
 		receipt = &timeline.Receipt{ReceiptID: rc.ReceiptID, CommandID: rc.CommandID, Channel: rc.Channel, Status: string(rc.Status), ReplyText: rc.ReplyText, FailureReason: rc.FailureReason, OccurredAt: rc.OccurredAt}
 	}
 	now := c.Now()
-	usedSends := make([]bool, len(fx.Sends))
 	var touched []string // instances with an entry from this input
 	for i := range fx.Activities {
 		a := &fx.Activities[i]
@@ -143,28 +149,22 @@ func (e *Engine) recordTimeline(c partition, user string, in journey.Input, fx *
 		}
 		ti := ix.find(a.InstanceID)
 		if ti == nil {
-			ix.Instances = append(ix.Instances, tlInstance{Instance: timeline.Instance{InstanceID: a.InstanceID, JourneyID: a.JourneyID, EntryKey: a.EntryKey, Status: "active"}, First: 1})
+			ix.Instances = append(ix.Instances, tlInstance{Instance: timeline.Instance{InstanceID: a.InstanceID, JourneyID: a.JourneyID, EntryKey: a.EntryKey, Status: "active"}})
 			ti = &ix.Instances[len(ix.Instances)-1]
 		}
-		seq := activitySeq(a.ActivityID, ti.Seq+1)
-		entry := timeline.Entry{Seq: seq, At: a.At, Kind: string(a.Kind), Step: a.StepID, Reason: a.Reason, ActivityID: a.ActivityID, SpanID: a.SpanID, Input: input, Receipt: receipt}
-		if len(a.Details) > 0 {
-			entry.Details = json.RawMessage(a.Details)
+		cmd, err := e.putActivityEntry(c, user, a, input, receipt, fx, &usedSends)
+		if err != nil {
+			return err
 		}
-		if a.Kind == records.ActivitySent {
-			if j := matchSend(fx.Sends, usedSends, a); j >= 0 {
-				s := &fx.Sends[j]
-				entry.Send = &timeline.Send{CommandID: s.CommandID, Channel: s.Channel, Template: s.TemplateID, Recipient: s.Recipient, Locale: s.Locale, Payload: json.RawMessage(s.Payload), Deadline: s.Deadline}
-				ti.Cmds = append(ti.Cmds, s.CommandID)
+		if cmd != "" {
+			{
+				ti.Cmds = append(ti.Cmds, cmd)
 				if n := len(ti.Cmds); n > keptCmds {
 					ti.Cmds = slices.Delete(ti.Cmds, 0, n-keptCmds)
 				}
 			}
 		}
-		if err := e.putTimelineEntry(c, user, a.InstanceID, seq, 0, &entry); err != nil {
-			return err
-		}
-		ti.JourneyVersion, ti.Step, ti.LastAt, ti.Seq, ti.Sub = a.JourneyVersion, a.StepID, a.At, seq, 0
+		ti.JourneyVersion, ti.Step, ti.LastAt = a.JourneyVersion, a.StepID, a.At
 		if ti.TraceID == "" {
 			ti.TraceID = a.TraceID
 		}
@@ -177,19 +177,18 @@ func (e *Engine) recordTimeline(c partition, user string, in journey.Input, fx *
 		if !slices.Contains(touched, a.InstanceID) {
 			touched = append(touched, a.InstanceID)
 		}
-		e.pruneEntries(c, user, ti)
 	}
 	if receipt != nil {
 		// A receipt that moved nothing is still part of the timeline of
-		// the instance that sent the command.
+		// the instance that sent the command, after its last entry.
 		for i := range ix.Instances {
 			ti := &ix.Instances[i]
 			if slices.Contains(touched, ti.InstanceID) || !slices.Contains(ti.Cmds, receipt.CommandID) {
 				continue
 			}
-			ti.Sub++
-			entry := timeline.Entry{Seq: ti.Seq, Sub: ti.Sub, At: now, Kind: "receipt", Step: ti.Step, Input: input, Receipt: receipt}
-			if err := e.putTimelineEntry(c, user, ti.InstanceID, ti.Seq, ti.Sub, &entry); err != nil {
+			seq, sub := e.lastEntry(c, user, ti.InstanceID)
+			entry := timeline.Entry{Seq: seq, Sub: sub + 1, At: now, Kind: "receipt", Step: ti.Step, Input: input, Receipt: receipt}
+			if err := e.putTimelineEntry(c, user, ti.InstanceID, seq, sub+1, &entry); err != nil {
 				return err
 			}
 			ti.LastAt = now
@@ -276,24 +275,90 @@ func betterVictim(a, b tlInstance) bool {
 	return a.LastAt.Before(b.LastAt)
 }
 
-// pruneEntries drops the instance's oldest entries beyond MaxEntries,
-// a quarter of MaxEntries at a time, so that most writes delete nothing.
-func (e *Engine) pruneEntries(c partition, user string, ti *tlInstance) {
+// pruneEntries drops the instance's entries older than the last
+// MaxEntries once seq, its newest, is a multiple of a quarter of
+// MaxEntries: most writes delete nothing, and none needs to know what is
+// kept.
+func (e *Engine) pruneEntries(c partition, user, instance string, seq int) {
 	limit := e.cfg.Timeline.MaxEntries
-	if ti.Seq-ti.First+1 <= limit+max(1, limit/4) {
+	if seq <= limit || seq%max(1, limit/4) != 0 {
 		return
 	}
-	keep := ti.Seq - limit + 1
-	e.deleteTimelineRange(c, timelineEntryKey(user, ti.InstanceID, ti.First, 0), timelineEntryKey(user, ti.InstanceID, keep, 0))
-	ti.First = keep
+	e.deleteTimelineRange(c, timelineEntryKey(user, instance, 0, 0), timelineEntryKey(user, instance, seq-limit+1, 0))
 }
+
+// lastEntry returns the key of the instance's newest entry (0, 0: none).
+func (e *Engine) lastEntry(c partition, user, instance string) (seq, sub int) {
+	pre := timelineInstancePrefix(user, instance)
+	if err := c.Range(pre, prefixEnd(pre), func(k, _ []byte) bool {
+		seq, sub = entryKeySeq(k)
+		return true
+	}); err != nil {
+		e.log.Warn("timeline: range read failed", "err", err)
+	}
+	return seq, sub
+}
+
+// entryKeySeq reads the seq and sub at the end of an entry key.
+func entryKeySeq(k []byte) (seq, sub int) {
+	if len(k) < 6 {
+		return 0, 0
+	}
+	t := k[len(k)-6:]
+	return int(binary.BigEndian.Uint32(t)), int(binary.BigEndian.Uint16(t[4:]))
+}
+
+// needsIndex reports whether the input changes the user's index: an
+// instance enters, sends or exits, a receipt, an activity outside
+// instances.
+func needsIndex(in journey.Input, fx *journey.Effects) bool {
+	if in.Receipt != nil {
+		return true
+	}
+	for i := range fx.Activities {
+		switch a := &fx.Activities[i]; {
+		case a.InstanceID == "", a.Kind == records.ActivityEntered, a.Kind == records.ActivitySent, a.Kind == records.ActivityExited:
+			return true
+		}
+	}
+	return false
+}
+
+// putActivityEntry writes the entry of activity a (with its send command
+// if it is a send: cmd is its ID) and prunes the instance's oldest
+// entries.
+func (e *Engine) putActivityEntry(c partition, user string, a *records.Activity, input *timeline.Input, receipt *timeline.Receipt, fx *journey.Effects, used *[]bool) (cmd string, err error) {
+	seq := activitySeq(a.ActivityID, 1)
+	entry := timeline.Entry{Seq: seq, At: a.At, Kind: string(a.Kind), Step: a.StepID, Reason: a.Reason, SpanID: a.SpanID, Input: input, Receipt: receipt}
+	if len(a.Details) > 0 {
+		entry.Details = json.RawMessage(a.Details)
+	}
+	if a.Kind == records.ActivitySent {
+		if *used == nil {
+			*used = make([]bool, len(fx.Sends))
+		}
+		if j := matchSend(fx.Sends, *used, a); j >= 0 {
+			s := &fx.Sends[j]
+			entry.Send = &timeline.Send{CommandID: s.CommandID, Channel: s.Channel, Template: s.TemplateID, Recipient: s.Recipient, Locale: s.Locale, Payload: json.RawMessage(s.Payload), Deadline: s.Deadline}
+			cmd = s.CommandID
+		}
+	}
+	if err := e.putTimelineEntry(c, user, a.InstanceID, seq, 0, &entry); err != nil {
+		return "", err
+	}
+	e.pruneEntries(c, user, a.InstanceID, seq)
+	return cmd, nil
+}
+
 
 // deleteTimelineRange deletes the keys with prefix from (one argument) or
 // in [from, to).
 func (e *Engine) deleteTimelineRange(c partition, from []byte, to ...[]byte) {
-	end := prefixEnd(from)
+	var end []byte
 	if len(to) > 0 {
 		end = to[0]
+	} else {
+		end = prefixEnd(from)
 	}
 	var keys [][]byte
 	// A failed range read leaves entries behind: the count bounds of the
@@ -316,15 +381,13 @@ func (e *Engine) forgetTimeline(c partition, user string) error {
 	return nil
 }
 
+// prefixEnd returns the smallest key after every key with prefix p; the
+// timeline's prefixes all end with a zero byte, so it is p with that byte
+// raised.
 func prefixEnd(p []byte) []byte {
 	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
+	end[len(end)-1]++
+	return end
 }
 
 func (e *Engine) readTimelineIndex(c partition, user string) (tlIndex, error) {

@@ -338,7 +338,9 @@ func (d *deployment) stateBytes(ctx context.Context) (bytes, instances int, err 
 			return 0, 0, err
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if len(r.Key) > 0 && r.Key[0] == 's' { // the runtime's state namespace
+			// The runtime's state namespace, less the instance timelines
+			// (keys <user>\x00\x00...: docs/api-timelines.md).
+			if len(r.Key) > 0 && r.Key[0] == 's' && !strings.Contains(string(r.Key), "\x00\x00") {
 				latest[string(r.Key)] = r.Value
 			}
 		})

@@ -157,11 +157,9 @@ func (e *Engine) recordTimeline(c partition, user string, in journey.Input, fx *
 			return err
 		}
 		if cmd != "" {
-			{
-				ti.Cmds = append(ti.Cmds, cmd)
-				if n := len(ti.Cmds); n > keptCmds {
-					ti.Cmds = slices.Delete(ti.Cmds, 0, n-keptCmds)
-				}
+			ti.Cmds = append(ti.Cmds, cmd)
+			if n := len(ti.Cmds); n > keptCmds {
+				ti.Cmds = slices.Delete(ti.Cmds, 0, n-keptCmds)
 			}
 		}
 		ti.JourneyVersion, ti.Step, ti.LastAt = a.JourneyVersion, a.StepID, a.At
@@ -349,7 +347,6 @@ func (e *Engine) putActivityEntry(c partition, user string, a *records.Activity,
 	e.pruneEntries(c, user, a.InstanceID, seq)
 	return cmd, nil
 }
-
 
 // deleteTimelineRange deletes the keys with prefix from (one argument) or
 // in [from, to).

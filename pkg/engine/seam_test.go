@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -62,7 +63,7 @@ func (f *fakePartition) Get(key []byte) ([]byte, bool, error) {
 	return v, ok, nil
 }
 func (f *fakePartition) Set(key, value []byte) {
-	f.state[string(key)] = value
+	f.state[string(key)] = bytes.Clone(value) // as stream.Context does
 	f.sets = append(f.sets, string(key))
 }
 func (f *fakePartition) Delete(key []byte) { delete(f.state, string(key)) }

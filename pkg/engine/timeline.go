@@ -415,11 +415,11 @@ func (e *Engine) writeTimelineIndex(c partition, user string, ix *tlIndex) error
 }
 
 func (e *Engine) putTimelineEntry(c partition, user, instance string, seq, sub int, entry *timeline.Entry) error {
-	b, err := json.Marshal(entry)
-	if err != nil {
-		return fmt.Errorf("encode timeline entry of instance %s: %w", instance, err)
-	}
-	c.Set(timelineEntryKey(user, instance, seq, sub), b)
+	// Set copies the value: the buffer is the pool's again after.
+	bp := encodeBuffers.Get().(*[]byte)
+	*bp = appendEntry((*bp)[:0], entry)
+	c.Set(timelineEntryKey(user, instance, seq, sub), *bp)
+	encodeBuffers.Put(bp)
 	return nil
 }
 

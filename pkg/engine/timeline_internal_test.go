@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 )
 
 // timelineKeys returns u1's timeline keys in the fake store, and the
@@ -160,5 +161,36 @@ func BenchmarkTimelineHoldReset(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAppendEntry: the hand-written encoding of an entry decodes to the
+// entry, whatever its strings hold.
+func TestAppendEntry(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
+	for _, en := range []timeline.Entry{
+		{Seq: 1, At: at, Kind: "entered"},
+		{Seq: 7, Sub: 2, At: at, Kind: "receipt", Step: "remind", Reason: "quote \" backslash \\ newline \n tab \t nul \x00 bell \x07 é 日本 <&> invalid \xff\xfe end",
+			Details: json.RawMessage(`{"until":"2026-03-02T11:00:00Z","n":[1,2]}`), ActivityID: "a-7", SpanID: "0102",
+			Input:   &timeline.Input{Type: "event", Name: "Product Added", MessageID: "m\u2028", Timestamp: at},
+			Send:    &timeline.Send{CommandID: "c/1", Channel: "email", Template: "t", Recipient: "a@b", Locale: "fr", Payload: json.RawMessage(`{"items":["B","C"]}`), Deadline: at},
+			Receipt: &timeline.Receipt{ReceiptID: "r", CommandID: "c/1", Channel: "email", Status: "replied", ReplyText: "merci\r\n", FailureReason: "x", OccurredAt: at}},
+		{Seq: 3, At: at, Kind: "waiting", Input: &timeline.Input{Type: "timer"}, Send: &timeline.Send{CommandID: "c"}, Receipt: &timeline.Receipt{ReceiptID: "r", Status: "opened"}},
+	} {
+		b := appendEntry(nil, &en)
+		var got timeline.Entry
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		want, _ := json.Marshal(en) // what encoding/json makes of it, decoded the same way
+		var viaJSON timeline.Entry
+		if err := json.Unmarshal(want, &viaJSON); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(viaJSON)
+		if string(g) != string(w) {
+			t.Errorf("appendEntry decodes to\n%s\nencoding/json to\n%s", g, w)
+		}
 	}
 }

@@ -90,8 +90,10 @@ func (v snapshotView) Range(start, end []byte, fn func(key, value []byte) bool) 
 }
 
 // PartitionOf returns the partition of topic (an input or table of the
-// group) that holds key, by the partition counts this runner last read;
-// ok false before it read them or for another topic.
+// group) that holds key, by the partition counts this runner last read
+// (a group with CheckPartitioning reads them before its first restore);
+// ok false before it read them, without CheckPartitioning, or for
+// another topic.
 func (r *Runner) PartitionOf(topic string, key []byte) (partition int32, ok bool) {
 	r.countsMu.RLock()
 	n := r.counts[topic]

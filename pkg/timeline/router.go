@@ -122,7 +122,11 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, user, path str
 		Unavailable(w, "the engine group cannot be read: "+err.Error())
 		return
 	}
-	if !o.stable {
+	switch {
+	case o.state == "Empty" || o.state == "Dead":
+		Unavailable(w, "the engine group has no members")
+		return
+	case !o.stable:
 		Unavailable(w, fmt.Sprintf("the engine group is rebalancing (%s)", o.state))
 		return
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -64,18 +66,28 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 		return nil, nil, err
 	}
 	c.journeyNow = scaledClock(time.Now(), d.timeScale)
+	// Timeline queries on loopback, advertised in the group for the api
+	// service's router (docs/api-timelines.md).
+	queries, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("timeline query listener: %w", err)
+	}
 	e, err := engine.New(engine.Config{
-		Kafka: kopts, Topics: layout, Codec: cd, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev",
+		Kafka: kopts, Topics: layout, Codec: cd, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", QueryAddr: queries.Addr().String(),
 		Stream:  stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true, Metrics: streamMetrics},
 		Metrics: journeyMetrics,
 		Logger:  c.log.With("component", "engine"),
 		Tracing: tracing,
 	})
 	if err != nil {
+		queries.Close()
 		return nil, nil, err
 	}
 	streamMetrics.ReportOwned(e.OwnedPartitions)
+	qsrv := &http.Server{Handler: e.QueryHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = qsrv.Serve(queries) }()
 	ectx, cancel := context.WithCancel(ctx)
+	context.AfterFunc(ectx, func() { _ = qsrv.Close() })
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ectx) }()
 	var stopped atomic.Bool

@@ -115,8 +115,7 @@ func (h *harness) routed(ttl time.Duration) http.Handler {
 		h.t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/users/{userId}/instances", rt.UserInstances())
-	mux.Handle("GET /v1/instances/{instanceId}", rt.Instance())
+	rt.Mount(func(method, pattern string, h http.Handler) { mux.Handle(method+" "+pattern, h) })
 	return mux
 }
 

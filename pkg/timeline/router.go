@@ -78,6 +78,19 @@ func NewRouter(cfg RouterConfig) (*Router, error) {
 	return &Router{cfg: cfg}, nil
 }
 
+// Mount mounts the router's two routes with handle, e.g. the api
+// service's
+//
+//	rt.Mount(func(method, pattern string, h http.Handler) { srv.Handle(method, pattern, api.Read, h) })
+//
+// The handlers read the path values of these patterns (userId,
+// instanceId), so handle must register them with a Go 1.22 ServeMux
+// pattern.
+func (rt *Router) Mount(handle func(method, pattern string, h http.Handler)) {
+	handle(http.MethodGet, "/v1/users/{userId}/instances", rt.UserInstances())
+	handle(http.MethodGet, "/v1/instances/{instanceId}", rt.Instance())
+}
+
 // UserInstances serves GET /v1/users/{userId}/instances (UserInstances).
 func (rt *Router) UserInstances() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

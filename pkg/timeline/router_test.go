@@ -48,8 +48,7 @@ func TestRouterNoEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/users/{userId}/instances", rt.UserInstances())
-	mux.Handle("GET /v1/instances/{instanceId}", rt.Instance())
+	rt.Mount(func(method, pattern string, h http.Handler) { mux.Handle(method+" "+pattern, h) })
 	for path, want := range map[string]int{
 		"/v1/users/u1/instances":                   http.StatusServiceUnavailable,
 		"/v1/instances/" + timeline.Ref("u1", "i"): http.StatusServiceUnavailable,

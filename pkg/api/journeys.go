@@ -282,18 +282,39 @@ func definition(r *http.Request) ([]byte, string, *Error) {
 				Message: "a definition is sent as the raw body with Content-Type application/yaml or application/json (curl: --data-binary @FILE, not -d)"}
 		}
 	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, "", tooLarge(tooBig.Limit)
-		}
-		return nil, "", &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "read body: " + err.Error()}
+	b, e := readBody(r)
+	if e != nil {
+		return nil, "", e
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, "", errInvalid("body", "empty: want a journey definition in YAML or JSON")
 	}
 	return b, format, nil
+}
+
+// readBody reads the request body within the server's size limit.
+func readBody(r *http.Request) ([]byte, *Error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, tooLarge(tooBig.Limit)
+		}
+		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "read body: " + err.Error()}
+	}
+	return b, nil
+}
+
+// definitionFor reads a definition for the journey id of the URL.
+func definitionFor(r *http.Request, id string) ([]byte, string, *Error) {
+	text, format, e := definition(r)
+	if e != nil {
+		return nil, "", e
+	}
+	if _, e := parse(text, id); e != nil {
+		return nil, "", e
+	}
+	return text, format, nil
 }
 
 // parse parses a definition whose id must be want (when not empty).
@@ -368,11 +389,8 @@ func (j *Journeys) create(r *http.Request) (int, any, *Error) {
 
 func (j *Journeys) saveDraft(r *http.Request) (int, any, *Error) {
 	id := r.PathValue("id")
-	text, format, e := definition(r)
+	text, format, e := definitionFor(r, id)
 	if e != nil {
-		return 0, nil, e
-	}
-	if _, e := parse(text, id); e != nil {
 		return 0, nil, e
 	}
 	j.mu.Lock()
@@ -464,13 +482,9 @@ func (j *Journeys) deleteDraft(r *http.Request) (int, any, *Error) {
 // with an empty body the journey's draft.
 func (j *Journeys) publish(r *http.Request) (int, any, *Error) {
 	id := r.PathValue("id")
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return 0, nil, tooLarge(tooBig.Limit)
-		}
-		return 0, nil, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "read body: " + err.Error()}
+	b, e := readBody(r)
+	if e != nil {
+		return 0, nil, e
 	}
 	c := j.control(r)
 	if len(bytes.TrimSpace(b)) == 0 {
@@ -486,11 +500,8 @@ func (j *Journeys) publish(r *http.Request) (int, any, *Error) {
 		return j.readBack(r.Context(), id, v, http.StatusOK, func(rec engine.VersionRecord) bool { return rec.State == records.JourneyLive })
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
-	text, format, e := definition(r)
+	text, format, e := definitionFor(r, id)
 	if e != nil {
-		return 0, nil, e
-	}
-	if _, e := parse(text, id); e != nil {
 		return 0, nil, e
 	}
 	j.mu.Lock()
@@ -540,14 +551,14 @@ type CloneRequest struct {
 // journey's draft.
 func (j *Journeys) clone(r *http.Request) (int, any, *Error) {
 	id := r.PathValue("id")
+	b, e := readBody(r)
+	if e != nil {
+		return 0, nil, e
+	}
 	var req CloneRequest
-	dec := json.NewDecoder(r.Body)
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return 0, nil, tooLarge(tooBig.Limit)
-		}
 		return 0, nil, errInvalid("body", "want JSON {\"id\": NEW-ID, \"version\": N}: "+err.Error())
 	}
 	if req.ID == "" {

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/api"
-	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
@@ -91,15 +90,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
-	var codecOpts []codec.Option
-	if cfg.SchemaRegistry.URL != "" {
-		reg, err := cfg.Registry()
-		if err != nil {
-			return err
-		}
-		codecOpts = append(codecOpts, codec.WithRegistry(reg))
-	}
-	cd, err := codec.New(codecOpts...)
+	cd, err := cfg.Codec()
 	if err != nil {
 		return err
 	}

@@ -71,18 +71,10 @@ func startAPI(t *testing.T, counts api.CountsSource) *harness {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
-	deadline := time.Now().Add(30 * time.Second)
-	for !s.Ready() {
-		if err := s.Health(); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the API did not read the journeys topic within 30s")
-		}
-		select {
-		case <-time.After(10 * time.Millisecond): // a condition poll, not a wait for time
-		case <-ctx.Done():
-		}
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := s.WaitReady(wctx); err != nil {
+		t.Fatalf("the API did not read the journeys topic: %v", err)
 	}
 	return h
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -33,7 +34,9 @@ type Config struct {
 type Service struct {
 	*Server
 	catalog *engine.Catalog
-	failed  atomic.Pointer[error]
+	ready   chan struct{}         // closed once the catalog has caught up
+	stopped chan struct{}         // closed when following ends
+	failed  atomic.Pointer[error] // why following ended, if it failed
 }
 
 // Start mounts the control plane and starts following the journeys
@@ -47,7 +50,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{Server: srv, catalog: engine.NewCatalog(cfg.Channels, log)}
+	s := &Service{Server: srv, catalog: engine.NewCatalog(cfg.Channels, log), ready: make(chan struct{}), stopped: make(chan struct{})}
 	j := &Journeys{
 		Catalog: s.catalog,
 		Control: engine.Control{Kafka: cfg.Kafka, Topic: cfg.JourneysTopic, Codec: cfg.Codec, Channels: cfg.Channels},
@@ -56,7 +59,8 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	j.Mount(srv)
 	go func() {
-		if err := s.catalog.Follow(ctx, cfg.Kafka, cfg.JourneysTopic, cfg.Codec, make(chan struct{})); err != nil {
+		defer close(s.stopped)
+		if err := s.catalog.Follow(ctx, cfg.Kafka, cfg.JourneysTopic, cfg.Codec, s.ready); err != nil {
 			err = fmt.Errorf("follow %s: %w", cfg.JourneysTopic, err)
 			log.Error("api stopped following the journeys topic", "err", err)
 			s.failed.Store(&err)
@@ -68,6 +72,21 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 // Ready reports whether the catalog has read the journeys topic to where
 // it stood at start.
 func (s *Service) Ready() bool { return s.catalog.Ready() }
+
+// WaitReady returns once the service is ready, or why it never will be.
+func (s *Service) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-s.stopped:
+		if err := s.Health(); err != nil {
+			return err
+		}
+		return errors.New("stopped before it was ready")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Health is nil while the journeys topic is followed.
 func (s *Service) Health() error {

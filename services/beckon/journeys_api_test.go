@@ -46,10 +46,10 @@ func TestJourneysThroughAPI(t *testing.T) {
 	}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	for deadline := time.Now().Add(30 * time.Second); !s.Ready(); time.Sleep(10 * time.Millisecond) { // polls the condition
-		if time.Now().After(deadline) {
-			t.Fatal("the API did not read the journeys topic within 30s")
-		}
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := s.WaitReady(wctx); err != nil {
+		t.Fatalf("the API did not read the journeys topic: %v", err)
 	}
 	// No Kafka at this address: only the API can answer.
 	env := map[string]string{"BECKON_BROKERS": "127.0.0.1:1", "BECKON_API_URL": srv.URL, "BECKON_API_TOKEN": writeTok}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDevServesAPI: `beckon dev` serves the API on 127.0.0.1 with the
+// token it prints, the printed curl command works as printed, and the
+// API stops with dev.
+func TestDevServesAPI(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb lockedBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--rate", "50"}, &out, &errb, func(string) string { return "" })
+	}()
+	m := waitFor(t, &out, regexp.MustCompile(`API +(http://127\.0\.0\.1:\d+) \(write token (dev-[0-9a-f]+);`), time.Minute)
+	url, token := m[1], m[2]
+	curl := waitFor(t, &out, regexp.MustCompile(`Try +curl -H 'Authorization: Bearer (\S+)' (\S+)`), time.Second)
+	if curl[1] != token || curl[2] != url+"/v1/journeys/abandoned-cart" {
+		t.Fatalf("the printed curl command does not use the printed token and API: %q", curl[0])
+	}
+	get := func(token string) (int, map[string]any) {
+		req, _ := http.NewRequest("GET", curl[2], nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, body := get(token); code != 200 || body["status"] != "live" {
+		t.Fatalf("GET abandoned-cart with the dev token: %d %v", code, body)
+	}
+	if code, _ := get(""); code != 401 {
+		t.Fatalf("without a token: %d, want 401", code)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("dev exit %d\n%s", code, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("dev did not stop within 20s")
+	}
+	if _, err := http.Get(url + "/v1/journeys"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("the dev API still answers after dev stopped: %v", err)
+	}
+}

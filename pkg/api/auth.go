@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // Role is what a token may do. Write includes read.
@@ -147,4 +149,39 @@ func (ts Tokens) authenticate(r *http.Request, role Role) (Token, *Error) {
 		return t, &Error{Status: http.StatusForbidden, Code: "forbidden", Message: fmt.Sprintf("token %q has the %s role; this route needs %s", t.Name, t.Role, role)}
 	}
 	return t, nil
+}
+
+// WatchTokens re-reads the tokens file at path every interval until ctx
+// ends and gives the server what it holds when that changes, so that a
+// rotated Secret (which Kubernetes updates in the mounted volume) takes
+// effect without a restart. A file that does not parse is logged and the
+// tokens in force are kept: a bad edit never locks everyone out, nor
+// lets anyone in.
+func (s *Server) WatchTokens(ctx context.Context, path string, interval time.Duration) {
+	last, _ := os.ReadFile(path)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			s.opts.Logger.Error("api tokens file unreadable; keeping the tokens in force", "path", path, "err", err)
+			continue
+		}
+		if bytes.Equal(b, last) {
+			continue
+		}
+		tokens, err := ParseTokens(bytes.NewReader(b))
+		if err != nil {
+			s.opts.Logger.Error("api tokens file invalid; keeping the tokens in force", "path", path, "err", err)
+			continue
+		}
+		last = b
+		s.SetTokens(tokens)
+		s.opts.Logger.Info("api tokens reloaded", "path", path, "tokens", len(tokens))
+	}
 }

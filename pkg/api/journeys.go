@@ -456,7 +456,7 @@ func (j *Journeys) failed(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the journeys topic did not answer in time: " + err.Error()}
 	}
 	j.Logger.Error("journey control", "err", err)
-	return &Error{Status: http.StatusBadGateway, Code: "unavailable", Message: "writing the journeys topic failed: " + err.Error()}
+	return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the journeys topic failed: " + err.Error()}
 }
 
 func (j *Journeys) deleteDraft(r *http.Request) (int, any, *Error) {

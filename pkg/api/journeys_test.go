@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,24 @@ func decode[T any](t *testing.T, r response) T {
 func version(t *testing.T, r response) api.Version { return decode[api.Version](t, r) }
 
 func journeyOf(t *testing.T, r response) api.Journey { return decode[api.Journey](t, r) }
+
+// docsErrorExample is the error body docs/api.md shows, decoded.
+func docsErrorExample(t *testing.T) any {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("docs/api.md has no JSON example")
+	}
+	var v any
+	if err := json.Unmarshal(m[1], &v); err != nil {
+		t.Fatalf("docs/api.md's JSON example: %v", err)
+	}
+	return v
+}
 
 // TestJourneyLifecycle drives one journey through drafts, validation,
 // publish, pause, resume, versions, clone and archive, reading back each
@@ -162,8 +182,12 @@ func TestJourneyLifecycle(t *testing.T) {
 	if v.Version != 2 || v.Format != records.FormatJSON || v.State != records.JourneyLive {
 		t.Fatalf("published body = %+v", v)
 	}
-	if got := fieldsOf(t, h.expect(400, "POST", "/v1/journeys/welcome/publish", w, yamlType, pigeon)); !reflect.DeepEqual(got, want) {
+	invalid := h.expect(400, "POST", "/v1/journeys/welcome/publish", w, yamlType, pigeon)
+	if got := fieldsOf(t, invalid); !reflect.DeepEqual(got, want) {
 		t.Fatalf("publish of an invalid body: %+v", got)
+	}
+	if doc := docsErrorExample(t); !reflect.DeepEqual(doc, invalid.body) {
+		t.Fatalf("docs/api.md's error example is not what the API answers:\n%v\nwant\n%s", doc, invalid.raw)
 	}
 
 	vs := decode[struct{ Versions []api.VersionSummary }](t, h.expect(200, "GET", "/v1/journeys/welcome/versions", h.read, "", ""))

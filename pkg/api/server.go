@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -46,6 +47,7 @@ type Route struct {
 // answers every failure with a JSON error body.
 type Server struct {
 	opts     Options
+	tokens   atomic.Pointer[Tokens]
 	mux      *http.ServeMux
 	routes   []Route
 	requests metric.Int64Counter
@@ -64,6 +66,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
+	s.SetTokens(opts.Tokens)
 	if opts.Meter != nil {
 		var err error
 		if s.requests, err = opts.Meter.Int64Counter("beckon_api_requests", metric.WithDescription("API requests answered, by route and status.")); err != nil {
@@ -76,6 +79,10 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("/", s.notFound)
 	return s, nil
 }
+
+// SetTokens replaces the accepted tokens, for requests that start from
+// now on: rotating tokens needs no restart.
+func (s *Server) SetTokens(t Tokens) { s.tokens.Store(&t) }
 
 // Routes returns the mounted routes in the order they were mounted.
 func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
@@ -104,7 +111,7 @@ func (s *Server) wrap(route string, role Role, h http.Handler) http.Handler {
 			}
 			s.observe(r.Context(), route, sw.status, time.Since(start))
 		}()
-		tok, e := s.opts.Tokens.authenticate(r, role)
+		tok, e := s.tokens.Load().authenticate(r, role)
 		if e != nil {
 			writeError(sw, e)
 			return

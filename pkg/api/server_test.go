@@ -1,15 +1,20 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/api"
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 )
 
 func TestParseTokens(t *testing.T) {
@@ -159,5 +164,63 @@ func TestSchemaCheckerCatchesMismatches(t *testing.T) {
 		if errs := doc.check(journey, bad, "body"); len(errs) == 0 {
 			t.Errorf("%s: the checker found nothing wrong with %v", name, bad)
 		}
+	}
+}
+
+// TestWatchTokens: a rotated tokens file takes effect without a restart;
+// an invalid one is refused and the tokens in force stay.
+func TestWatchTokens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	write := func(content string) {
+		// As Kubernetes does: a new file renamed over the old.
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("old read " + api.HashToken("old") + "\n")
+	tokens, err := api.LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs servicetest.Output
+	s, err := api.New(api.Options{Tokens: tokens, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle("GET", "/v1/ping", api.Read, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.WatchTokens(ctx, path, 5*time.Millisecond)
+	status := func(token string) int {
+		req := httptest.NewRequest("GET", "/v1/ping", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) { // polls the condition
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 10s: %s\n%s", what, logs.String())
+			}
+		}
+	}
+	if status("old") != 204 || status("new") != 401 {
+		t.Fatal("before rotation")
+	}
+	write("new read " + api.HashToken("new") + "\n")
+	until("the new token accepted", func() bool { return status("new") == 204 })
+	if status("old") != 401 {
+		t.Fatal("the rotated-out token still works")
+	}
+	write("new read not-a-hash\n")
+	until("the invalid file reported", func() bool { return strings.Contains(logs.String(), "api tokens file invalid") })
+	if status("new") != 204 {
+		t.Fatal("an invalid tokens file changed the tokens in force")
 	}
 }

@@ -33,6 +33,7 @@ import (
 var apiSettings = []settings.Setting{
 	{Flag: "addr", Env: "BECKON_API_ADDR", Default: ":8080", Usage: "address the API listens on"},
 	{Flag: "tokens-file", Env: "BECKON_API_TOKENS_FILE", Usage: "file of accepted bearer tokens, one 'NAME ROLE SHA256-HEX' a line, ROLE read or write (required; mount it from a Secret)"},
+	{Flag: "tokens-reload", Env: "BECKON_API_TOKENS_RELOAD", Default: "30s", Usage: "how often the tokens file is re-read, so rotated tokens apply without a restart (0: never)"},
 	{Flag: "max-body", Env: "BECKON_API_MAX_BODY", Default: "1048576", Usage: "largest request body in bytes; larger ones get 413"},
 	{Flag: "request-timeout", Env: "BECKON_API_REQUEST_TIMEOUT", Default: "30s", Usage: "time allowed to answer one request"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
@@ -119,6 +120,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			return err
 		}
 		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
+	}
+	if every, err := time.ParseDuration(own.String("tokens-reload")); err != nil || every < 0 {
+		return fmt.Errorf("%w: --tokens-reload: %q is not a duration such as 30s", errUsage, own.String("tokens-reload"))
+	} else if every > 0 {
+		go s.WatchTokens(ctx, own.String("tokens-file"), every)
 	}
 	bound, done, err := s.Serve(ctx, own.String("addr"))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -158,9 +159,9 @@ func (ts Tokens) authenticate(r *http.Request, role Role) (Token, *Error) {
 // tokens in force are kept: a bad edit never locks everyone out, nor
 // lets anyone in.
 func (s *Server) WatchTokens(ctx context.Context, path string, interval time.Duration) {
-	last, _ := os.ReadFile(path)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var reported []byte // the invalid file last logged, not to log it every tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -172,15 +173,18 @@ func (s *Server) WatchTokens(ctx context.Context, path string, interval time.Dur
 			s.opts.Logger.Error("api tokens file unreadable; keeping the tokens in force", "path", path, "err", err)
 			continue
 		}
-		if bytes.Equal(b, last) {
-			continue
-		}
 		tokens, err := ParseTokens(bytes.NewReader(b))
 		if err != nil {
-			s.opts.Logger.Error("api tokens file invalid; keeping the tokens in force", "path", path, "err", err)
+			if !bytes.Equal(b, reported) {
+				s.opts.Logger.Error("api tokens file invalid; keeping the tokens in force", "path", path, "err", err)
+				reported = b
+			}
 			continue
 		}
-		last = b
+		reported = nil
+		if slices.Equal(tokens, *s.tokens.Load()) {
+			continue
+		}
 		s.SetTokens(tokens)
 		s.opts.Logger.Info("api tokens reloaded", "path", path, "tokens", len(tokens))
 	}

@@ -67,8 +67,13 @@ func errConflict(msg string) *Error {
 
 // writeError writes e as the JSON error body.
 func writeError(w http.ResponseWriter, e *Error) {
-	if e.Status == http.StatusUnauthorized {
+	switch e.Status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="beckon"`)
+	case http.StatusServiceUnavailable:
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "2") // every 503 is worth retrying
+		}
 	}
 	writeJSON(w, e.Status, struct {
 		Error *Error `json:"error"`

@@ -50,7 +50,6 @@ func (j *Journeys) Mount(s *Server) {
 	h := func(f func(*http.Request) (int, any, *Error)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !j.Catalog.Ready() {
-				w.Header().Set("Retry-After", "2")
 				writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "still reading the journeys topic"})
 				return
 			}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/api"
+	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 )
 
@@ -222,5 +224,44 @@ func TestWatchTokens(t *testing.T) {
 	until("the invalid file reported", func() bool { return strings.Contains(logs.String(), "api tokens file invalid") })
 	if status("new") != 204 {
 		t.Fatal("an invalid tokens file changed the tokens in force")
+	}
+}
+
+// TestNotReady: until the journeys topic is read, journey routes answer
+// a documented, retryable 503.
+func TestNotReady(t *testing.T) {
+	doc := loadOpenAPI(t)
+	tokens, err := api.ParseTokens(strings.NewReader("viewer read " + api.HashToken("r") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := api.New(api.Options{Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&api.Journeys{Catalog: engine.NewCatalog(journey.DefaultChannels, nil)}).Mount(s)
+	for _, op := range doc.ops {
+		if op.role != "read" || op.method != "GET" {
+			continue
+		}
+		path := strings.NewReplacer("{id}", "welcome", "{version}", "1").Replace(op.path)
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer r")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("GET %s before ready: %d, Retry-After %q", path, rec.Code, rec.Header().Get("Retry-After"))
+		}
+		schema, _, ok := doc.response(op, rec.Code)
+		if !ok {
+			t.Fatalf("GET %s: 503 not documented", op.path)
+		}
+		var body any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if errs := doc.check(schema, body, "body"); len(errs) > 0 {
+			t.Fatalf("GET %s: %v", path, errs)
+		}
 	}
 }

@@ -85,6 +85,19 @@ func TestServe(t *testing.T) {
 	if !regexp.MustCompile(`beckon_api_requests_total\{[^}]*route="GET /v1/journeys"[^}]*status="401"[^}]*\} 1`).MatchString(metrics) {
 		t.Fatalf("/metrics does not count the 401:\n%s", metrics)
 	}
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := regexp.MustCompile("(?m)^\\| `(beckon_api_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1)
+	if len(documented) != 2 {
+		t.Fatalf("docs/api.md documents %d API metrics, want 2", len(documented))
+	}
+	for _, m := range documented {
+		if !regexp.MustCompile("(?m)^" + m[1] + "(_bucket)?\\{").MatchString(metrics) {
+			t.Errorf("docs/api.md documents %s; /metrics has no such series:\n%s", m[1], metrics)
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:

@@ -34,6 +34,7 @@ type harness struct {
 	brokers     []string
 	topic       string
 	codec       *codec.Codec
+	svc         *api.Service
 }
 
 func randomToken(t testing.TB) string {
@@ -70,7 +71,7 @@ func startAPI(t *testing.T, counts api.CountsSource) *harness {
 	}
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	h.url = srv.URL
+	h.url, h.svc = srv.URL, s
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
 	if err := s.WaitReady(wctx); err != nil {
@@ -197,15 +198,4 @@ func localProblems(t testing.TB, text string, channels []string) []api.Field {
 		out[i] = api.Field{Path: fe.Path, Reason: fe.Reason, Line: fe.Line, Column: fe.Column}
 	}
 	return out
-}
-
-// newServerForRoutes is a server with the control plane mounted and no
-// Kafka behind it: enough to list routes.
-func newServerForRoutes(t testing.TB) *api.Server {
-	s, err := api.New(api.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	(&api.Journeys{Catalog: engine.NewCatalog(journey.DefaultChannels, nil)}).Mount(s)
-	return s
 }

@@ -194,13 +194,13 @@ func (d *openAPI) check(schema map[string]any, v any, at string) []string {
 	return errs
 }
 
-// TestOpenAPIDocumentsEveryRoute checks that the document and the server
-// have the same routes with the same roles.
+// TestOpenAPIDocumentsEveryRoute checks that the document and the service
+// as api.Start builds it have the same routes with the same roles.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
-	doc := loadOpenAPI(t)
-	s := newServerForRoutes(t)
+	h := startAPI(t, nil)
+	doc := h.doc
 	var implemented, documented []string
-	for _, r := range s.Routes() {
+	for _, r := range h.svc.Routes() {
 		implemented = append(implemented, r.Method+" "+r.Pattern+" "+r.Role.String())
 	}
 	for _, o := range doc.ops {

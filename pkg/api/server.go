@@ -102,6 +102,7 @@ func (s *Server) wrap(route string, role Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		var tok Token
 		defer func() {
 			if p := recover(); p != nil {
 				s.opts.Logger.Error("api handler panicked", "route", route, "panic", p)
@@ -109,7 +110,17 @@ func (s *Server) wrap(route string, role Role, h http.Handler) http.Handler {
 					writeError(sw, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
 				}
 			}
-			s.observe(r.Context(), route, sw.status, time.Since(start))
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			took := time.Since(start)
+			s.observe(r.Context(), route, sw.status, took)
+			level := slog.LevelDebug
+			if sw.status >= 500 {
+				level = slog.LevelError
+			}
+			// The token's name, never the token.
+			s.opts.Logger.Log(r.Context(), level, "api request", "route", route, "path", r.URL.Path, "status", sw.status, "took", took, "token", tok.Name)
 		}()
 		tok, e := s.tokens.Load().authenticate(r, role)
 		if e != nil {
@@ -128,9 +139,6 @@ func (s *Server) wrap(route string, role Role, h http.Handler) http.Handler {
 }
 
 func (s *Server) observe(ctx context.Context, route string, status int, d time.Duration) {
-	if status == 0 {
-		status = http.StatusOK
-	}
 	if s.requests == nil {
 		return
 	}

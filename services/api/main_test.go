@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,20 +48,7 @@ func TestServe(t *testing.T) {
 	}
 	apiURL := addr(`msg="serving the API" addr=(\S+)`)
 	healthURL := addr(`msg="serving /healthz, /readyz and /metrics" addr=(\S+)`)
-	get := func(url, token string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(url, token string) (int, string) { t.Helper(); return servicetest.GetAs(t, url, token) }
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) { // polls readiness
 		if code, _ := get(healthURL+"/readyz", ""); code == 200 {
 			break

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 )
 
 // TestDevServesAPI: `beckon dev` serves the API on 127.0.0.1 with the
@@ -28,20 +30,12 @@ func TestDevServesAPI(t *testing.T) {
 		t.Fatalf("the printed curl command does not use the printed token and API: %q", curl[0])
 	}
 	get := func(token string) (int, map[string]any) {
-		req, _ := http.NewRequest("GET", curl[2], nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		code, raw := servicetest.GetAs(t, curl[2], token)
 		var body map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		if err := json.Unmarshal([]byte(raw), &body); err != nil {
 			t.Fatal(err)
 		}
-		return resp.StatusCode, body
+		return code, body
 	}
 	if code, body := get(token); code != 200 || body["status"] != "live" {
 		t.Fatalf("GET abandoned-cart with the dev token: %d %v", code, body)

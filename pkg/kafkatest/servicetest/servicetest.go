@@ -52,7 +52,21 @@ func FreeAddr(t testing.TB) string {
 // Get returns the status and body of a GET of url.
 func Get(t testing.TB, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	return GetAs(t, url, "")
+}
+
+// GetAs is Get with a bearer token (none when empty), as an API client
+// sends it.
+func GetAs(t testing.TB, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

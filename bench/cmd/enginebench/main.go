@@ -592,6 +592,7 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 	if err != nil {
 		return err
 	}
+	defer eng.Stop(30 * time.Second) // on an error; Stop runs once
 	var lats []time.Duration
 	warm := time.Now().Add(latencyWarmUp)
 	w, err := bench.Watch(seeds, d.prefix+"send.email", func(rec *kgo.Record, seen time.Time) {
@@ -619,7 +620,9 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := w.WaitFor(wctx, n); err != nil {
-		return fmt.Errorf("latency: %w", err)
+		// The deferred Stop ends the engine child; the activity and
+		// dead-letter tally says where the missing sends went.
+		return fmt.Errorf("latency: %w; %s", err, d.shortfall(ctx))
 	}
 	u, err := eng.Stop(30 * time.Second)
 	if err != nil {
@@ -646,7 +649,9 @@ func latencyText(l bench.Latencies, sends int) string {
 const latencyWarmUp = 2 * time.Second
 
 // pace produces Signed Up events at r.rate for the latency duration, each
-// stamped with its send time, to fresh users (each enters once).
+// stamped with its send time, round-robin over 10,000 users with
+// profiles: each user signs up again every 10,000/rate seconds, and every
+// sign-up enters the journey anew and sends once.
 func (r *report) pace(ctx context.Context, d *deployment) (int, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(r.seeds...), kgo.ProducerLinger(r.cfg.latencyLinger), kgo.MaxBufferedRecords(1_000_000))
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -594,12 +595,23 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 	}
 	defer eng.Stop(30 * time.Second) // on an error; Stop runs once
 	var lats []time.Duration
+	// Every command ID is counted once: a duplicate send command visible
+	// to read_committed would break exactly-once, and would also let the
+	// watcher's record count reach n with a send still missing.
+	var mu sync.Mutex
+	ids, dups := make(map[string]struct{}), 0
 	warm := time.Now().Add(latencyWarmUp)
 	w, err := bench.Watch(seeds, d.prefix+"send.email", func(rec *kgo.Record, seen time.Time) {
 		var cmd records.SendCommand
 		if err := d.cd.Decode(ctx, rec.Value, &cmd); err != nil {
 			return
 		}
+		mu.Lock()
+		if _, ok := ids[cmd.CommandID]; ok {
+			dups++
+		}
+		ids[cmd.CommandID] = struct{}{}
+		mu.Unlock()
 		var p struct {
 			Sent int64 `json:"sent"`
 		}
@@ -623,6 +635,12 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 		// The deferred Stop ends the engine child; the activity and
 		// dead-letter tally says where the missing sends went.
 		return fmt.Errorf("latency: %w; %s", err, d.shortfall(ctx))
+	}
+	mu.Lock()
+	unique, dup := len(ids), dups
+	mu.Unlock()
+	if dup > 0 || unique < n {
+		return fmt.Errorf("latency: %d send commands for %d events, %d of them duplicates; %s", unique+dup, n, dup, d.shortfall(ctx))
 	}
 	u, err := eng.Stop(30 * time.Second)
 	if err != nil {

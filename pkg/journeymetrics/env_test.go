@@ -125,8 +125,9 @@ func (e *env) follow() *Reader {
 	return r
 }
 
-// sentinels enters the journey "sentinel" once on every partition: once
-// the reader counts them all, every record produced before them has been
+// sentinels sends a message of the journey "sentinel" on every partition,
+// and a receipt after every other receipt: once the reader counts them all
+// delivered, every record produced before them on either topic has been
 // counted.
 func (e *env) sentinels(round string, at time.Time) int64 {
 	e.t.Helper()
@@ -134,8 +135,9 @@ func (e *env) sentinels(round string, at time.Time) int64 {
 	n := int64(0)
 	for i := 0; int32(len(seen)) < e.parts; i++ {
 		user := "sentinel-" + round + "-" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		p := e.produce("activity", user, records.Activity{ActivityID: user, InstanceID: user, JourneyID: "sentinel", JourneyVersion: 1,
-			UserID: user, StepID: "s", Kind: records.ActivityEntered, At: at})
+		p := e.produce("receipts", user, records.Receipt{ReceiptID: user, CommandID: user, UserID: user, Channel: "email", Status: records.ReceiptDelivered, OccurredAt: at})
+		e.produce("activity", user, records.Activity{ActivityID: user, InstanceID: user, JourneyID: "sentinel", JourneyVersion: 1,
+			UserID: user, StepID: "s", Kind: records.ActivitySent, At: at, Details: records.JSON(`{"command_id":"` + user + `"}`)})
 		seen[p] = true
 		n++
 	}

@@ -171,11 +171,11 @@ func TestCountsExactlyOnceThroughAbortsAndARestore(t *testing.T) {
 	n := e.sentinels("1", t0)
 	waitFor(t, "the first sentinels", func() bool {
 		rep, err := r.Journey("sentinel", Query{})
-		return err == nil && rep.Totals.Entered >= n
+		return err == nil && rep.Totals.Delivered >= n
 	})
 	checkReport(t, r, wantAfter(users/2))
-	if rep, _ := r.Journey("sentinel", Query{}); rep.Totals.Entered != n {
-		t.Errorf("sentinels entered %d, want %d", rep.Totals.Entered, n)
+	if rep, _ := r.Journey("sentinel", Query{}); rep.Totals.Delivered != n || rep.Totals.Sent != n {
+		t.Errorf("sentinels sent %d and delivered %d, want %d", rep.Totals.Sent, rep.Totals.Delivered, n)
 	}
 
 	// A new processor restores every partition from the changelog.
@@ -188,7 +188,7 @@ func TestCountsExactlyOnceThroughAbortsAndARestore(t *testing.T) {
 	n += e.sentinels("2", t0)
 	waitFor(t, "the second sentinels", func() bool {
 		rep, err := r.Journey("sentinel", Query{})
-		return err == nil && rep.Totals.Entered >= n
+		return err == nil && rep.Totals.Delivered >= n
 	})
 	checkReport(t, r, wantAfter(users))
 	if aborts.Load() == 0 {

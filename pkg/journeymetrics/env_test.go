@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
@@ -153,4 +154,43 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// readTopic returns every committed record of topic up to its end now.
+func (e *env) readTopic(topic string) []*kgo.Record {
+	e.t.Helper()
+	adm := kadm.NewClient(kafkatest.Client(e.t, e.brokers))
+	ends, err := adm.ListEndOffsets(e.ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	remaining := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset
+		}
+	})
+	cl := kafkatest.Client(e.t, e.brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	ctx, cancel := context.WithTimeout(e.ctx, 60*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(remaining) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			e.t.Fatalf("read %s: timed out with %v left", topic, remaining)
+		}
+		for _, r := range fs.Records() {
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
+				delete(remaining, r.Partition)
+			}
+		}
+	}
+	return out
 }

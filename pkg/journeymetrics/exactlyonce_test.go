@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,4 +199,21 @@ func TestCountsExactlyOnceThroughAbortsAndARestore(t *testing.T) {
 
 	// A second reader started now loads the same counts.
 	checkReport(t, e.follow(), wantAfter(users))
+
+	// Neither the counts nor the processor's own state name a user, an
+	// instance or a send: forgetting a user has nothing to remove from the
+	// metrics topic.
+	for _, base := range []string{"metrics.journeys", "changelog." + topics.JourneyMetricsStore} {
+		recs := e.readTopic(e.topic(base))
+		if len(recs) == 0 {
+			t.Fatalf("%s is empty", base)
+		}
+		for _, r := range recs {
+			for _, id := range []string{"user-", "inst-", "cmd-"} {
+				if strings.Contains(string(r.Key), id) || strings.Contains(string(r.Value), id) {
+					t.Errorf("%s record %q = %q holds an identifier (%s...)", base, r.Key, r.Value, id)
+				}
+			}
+		}
+	}
 }

@@ -62,7 +62,7 @@ type Processor struct {
 const (
 	nsCount    = 'c' // c<cell JSON>            -> count, 8 bytes big-endian
 	nsSend     = 's' // s<sha256(command ID)>   -> sendRecord JSON
-	nsPosition = 'i' // i<instance ID>          -> step the instance is at
+	nsPosition = 'i' // i<sha256(instance ID)>  -> step the instance is at
 	// Timers: s<hash> forgets a send, h<cell JSON> drops an hourly count.
 	timerHourly = 'h'
 )
@@ -191,7 +191,7 @@ func (p *Processor) onActivity(c *stream.Context, a *records.Activity) error {
 // after its entry (the processor started on a topic already under way)
 // is counted from then; one that exits unseen is not subtracted.
 func (p *Processor) move(c *stream.Context, a *records.Activity) error {
-	key := append([]byte{nsPosition}, a.InstanceID...)
+	key := hashedKey(nsPosition, a.InstanceID)
 	old, known, err := c.Get(key)
 	if err != nil {
 		return stream.Retryable(err)
@@ -238,11 +238,15 @@ type pendingReceipt struct {
 	At      int64   `json:"t"` // Unix milliseconds
 }
 
-// sendKey hashes the command ID: the key then carries no identifier of
-// the instance (whose ID is derived from the user's).
-func sendKey(commandID string) []byte {
-	h := sha256.Sum256([]byte(commandID))
-	return append([]byte{nsSend}, h[:16]...)
+// sendKey is the send index's key of a command.
+func sendKey(commandID string) []byte { return hashedKey(nsSend, commandID) }
+
+// hashedKey hashes an instance or command ID into a state key, so the
+// changelog does not carry Beckon's identifiers of a user's instances in
+// clear (they are derived from the user ID).
+func hashedKey(ns byte, id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return append([]byte{ns}, h[:16]...)
 }
 
 func (p *Processor) loadSend(c *stream.Context, key []byte) (sendRecord, bool, error) {

@@ -83,6 +83,15 @@ func (e *env) produce(base, key string, r records.Record) int32 {
 // is called, and waits until it owns and has restored every partition.
 func (e *env) runGroup(g *stream.Group, o stream.Options) (stop func()) {
 	e.t.Helper()
+	r, stop := e.startGroup(g, o, true)
+	waitFor(e.t, "the group to own every partition", func() bool { return r.Ready() && int32(len(r.Partitions())) == e.parts })
+	return stop
+}
+
+// startGroup runs a stream group until the test ends or the returned
+// stop is called; an error it returns fails the test when mustSucceed.
+func (e *env) startGroup(g *stream.Group, o stream.Options, mustSucceed bool) (*stream.Runner, func()) {
+	e.t.Helper()
 	o.Kafka, o.Logger = e.kafka(), e.logger()
 	if o.PollWait == 0 {
 		o.PollWait = 20 * time.Millisecond
@@ -95,18 +104,17 @@ func (e *env) runGroup(g *stream.Group, o stream.Options) (stop func()) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	stopped := false
-	stop = func() {
+	stop := func() {
 		if !stopped {
 			stopped = true
 			cancel()
-			if err := <-done; err != nil {
+			if err := <-done; err != nil && mustSucceed {
 				e.t.Error(err)
 			}
 		}
 	}
 	e.t.Cleanup(stop)
-	waitFor(e.t, "the group to own every partition", func() bool { return r.Ready() && int32(len(r.Partitions())) == e.parts })
-	return stop
+	return r, stop
 }
 
 // follow runs a Reader of the metrics topic until the test ends.

@@ -21,7 +21,7 @@ import (
 const (
 	DefaultGroup           = "beckon-journey-metrics"
 	DefaultSendRetention   = 30 * 24 * time.Hour
-	DefaultHourlyRetention = 90 * 24 * time.Hour
+	DefaultHourlyRetention = 31 * 24 * time.Hour
 )
 
 // Config configures a Processor.
@@ -39,8 +39,9 @@ type Config struct {
 	// version and step; a receipt that comes later is not counted. Default
 	// 30 days.
 	SendRetention time.Duration
-	// HourlyRetention is how long hourly counts are kept; all-time counts
-	// are kept for ever. Default 90 days.
+	// HourlyRetention is how long after its hour an hourly count is kept;
+	// all-time counts are kept for ever. Default 31 days: every reader
+	// holds every hourly count of every partition in memory.
 	HourlyRetention time.Duration
 
 	// fault, in tests, fails the processing of a message after its

@@ -27,9 +27,9 @@ type Reader struct {
 	ready atomic.Bool
 
 	mu sync.RWMutex
-	// journeys holds, per journey, each cell's partial counts by input
-	// partition.
-	journeys map[string]map[Cell]map[int32]int64
+	// allTime and hourly hold, per journey, each cell's partial counts by
+	// input partition; apart, so headline counts need not walk the hours.
+	allTime, hourly map[string]map[Cell]map[int32]int64
 }
 
 // NewReader returns an empty Reader; Follow fills it. log nil: slog.Default.
@@ -37,7 +37,7 @@ func NewReader(log *slog.Logger) *Reader {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reader{log: log, journeys: map[string]map[Cell]map[int32]int64{}}
+	return &Reader{log: log, allTime: map[string]map[Cell]map[int32]int64{}, hourly: map[string]map[Cell]map[int32]int64{}}
 }
 
 // Ready reports whether the Reader has caught up with the topic as it
@@ -123,7 +123,11 @@ func (r *Reader) apply(rec *kgo.Record) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cells := r.journeys[k.Journey]
+	journeys := r.allTime
+	if k.Hour != 0 {
+		journeys = r.hourly
+	}
+	cells := journeys[k.Journey]
 	if rec.Value == nil {
 		if parts := cells[k.Cell]; parts != nil {
 			delete(parts, k.Partition)
@@ -135,7 +139,7 @@ func (r *Reader) apply(rec *kgo.Record) {
 	}
 	if cells == nil {
 		cells = map[Cell]map[int32]int64{}
-		r.journeys[k.Journey] = cells
+		journeys[k.Journey] = cells
 	}
 	parts := cells[k.Cell]
 	if parts == nil {
@@ -148,23 +152,30 @@ func (r *Reader) apply(rec *kgo.Record) {
 func (r *Reader) journeyCount() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.journeys)
+	return len(r.allTime)
 }
 
-// cells returns a journey's cells summed over partitions.
-func (r *Reader) cells(journey string) (map[Cell]int64, error) {
+// cells returns a journey's cells summed over partitions: all of them, or
+// the all-time ones only.
+func (r *Reader) cells(journey string, hourly bool) (map[Cell]int64, error) {
 	if !r.Ready() {
 		return nil, ErrNotReady
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make(map[Cell]int64, len(r.journeys[journey]))
-	for c, parts := range r.journeys[journey] {
-		var sum int64
-		for _, n := range parts {
-			sum += n
+	sets := []map[Cell]map[int32]int64{r.allTime[journey]}
+	if hourly {
+		sets = append(sets, r.hourly[journey])
+	}
+	out := map[Cell]int64{}
+	for _, set := range sets {
+		for c, parts := range set {
+			var sum int64
+			for _, n := range parts {
+				sum += n
+			}
+			out[c] = sum
 		}
-		out[c] = sum
 	}
 	return out, nil
 }
@@ -179,7 +190,7 @@ type Headline struct {
 // JourneyCounts returns a journey's headline counts (the API's
 // CountsSource); ErrNotReady while the Reader loads.
 func (r *Reader) JourneyCounts(ctx context.Context, journeyID string) (Headline, error) {
-	cells, err := r.cells(journeyID)
+	cells, err := r.cells(journeyID, false)
 	if err != nil {
 		return Headline{}, err
 	}
@@ -191,7 +202,7 @@ func (r *Reader) JourneyCounts(ctx context.Context, journeyID string) (Headline,
 // Journey returns a journey's report: totals, per version, per step and
 // the hourly series selected by q.
 func (r *Reader) Journey(journeyID string, q Query) (Report, error) {
-	cells, err := r.cells(journeyID)
+	cells, err := r.cells(journeyID, true)
 	if err != nil {
 		return Report{}, err
 	}

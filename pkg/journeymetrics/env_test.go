@@ -20,7 +20,7 @@ import (
 // env is a deployment's topics on the test broker, a codec and a
 // producer.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	brokers []string
 	prefix  string
@@ -30,7 +30,7 @@ type env struct {
 	parts   int32
 }
 
-func newEnv(t *testing.T, partitions int32, opts topics.Options) *env {
+func newEnv(t testing.TB, partitions int32, opts topics.Options) *env {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -153,7 +153,7 @@ func (e *env) sentinels(round string, at time.Time) int64 {
 	return n
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {

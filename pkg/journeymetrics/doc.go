@@ -13,6 +13,11 @@
 // counts needs no routing to the partition owners. Neither the counts nor
 // their keys name a user.
 //
+// A service that serves the counts runs a Reader (NewReader, then Follow
+// on TopicOf(layout) in a goroutine), mounts Handler(reader) on
+// "GET /v1/journeys/{id}/metrics", and uses Reader.JourneyCounts for
+// journey lists. docs/api-metrics.md describes the counts and the JSON.
+//
 // It is not a general metrics pipeline: the runtime's and the engine's
 // operational measurements are OpenTelemetry metrics (pkg/metrics).
 package journeymetrics

@@ -123,7 +123,11 @@ func (e *env) follow() *Reader {
 	r := NewReader(e.logger())
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
-	go func() { done <- r.Follow(ctx, e.kafka(), e.topic("metrics.journeys")) }()
+	topic, err := TopicOf(e.layout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { done <- r.Follow(ctx, e.kafka(), topic) }()
 	e.t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
 // ErrNotReady is returned while a Reader has not yet read the metrics
@@ -207,4 +209,13 @@ func (r *Reader) Journey(journeyID string, q Query) (Report, error) {
 		return Report{}, err
 	}
 	return summarise(journeyID, cells, q), nil
+}
+
+// TopicOf returns the metrics topic of a deployment's layout, for Follow.
+func TopicOf(l topics.Layout) (string, error) {
+	s, ok := l.Spec("metrics.journeys")
+	if !ok {
+		return "", errors.New("journey metrics: the topic layout has no metrics.journeys")
+	}
+	return s.Name, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -428,8 +429,16 @@ func (p *Processor) expire(c *stream.Context, key []byte) error {
 	return nil
 }
 
-// clip cuts a reason to maxReasonBytes on a character boundary.
+// clip keeps the stable part of a reason, the text before ": ": the
+// engine writes the kind of reason first and its particulars after
+// ("reentry cooldown: entered 3m20s ago", "reentry once_per_session:
+// already entered in session <session ID>"), and particulars would make a
+// count per occurrence and can identify a user's session. It cuts what is
+// left to maxReasonBytes on a character boundary.
 func clip(s string) string {
+	if i := strings.Index(s, ": "); i >= 0 {
+		s = s[:i]
+	}
 	if len(s) <= maxReasonBytes {
 		return s
 	}

@@ -21,3 +21,22 @@ type Counts struct {
 type CountsSource interface {
 	JourneyCounts(ctx context.Context, journeyID string) (Counts, error)
 }
+
+// countsFunc is a CountsSource made of a function.
+type countsFunc func(ctx context.Context, journeyID string) (Counts, error)
+
+func (f countsFunc) JourneyCounts(ctx context.Context, journeyID string) (Counts, error) {
+	return f(ctx, journeyID)
+}
+
+// CountsFrom adapts a counts function whose result has Counts' fields
+// (journeymetrics.Reader.JourneyCounts, say) to a CountsSource, so that
+// the package that computes counts need not import this one.
+func CountsFrom[T ~struct {
+	Entered, Active, Sent, Delivered, Opened, Clicked, Replied, Converted int64
+}](f func(ctx context.Context, journeyID string) (T, error)) CountsSource {
+	return countsFunc(func(ctx context.Context, journeyID string) (Counts, error) {
+		t, err := f(ctx, journeyID)
+		return Counts(t), err
+	})
+}

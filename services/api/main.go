@@ -21,6 +21,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
@@ -103,9 +104,27 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	opts.Meter = reg.Meter()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Headline counts come from the journey metrics topic, which the
+	// engines' metrics processor writes; until it is read they are
+	// reported as not available, journey by journey.
+	declared, err := topics.Declare(layout)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	metricsTopic, err := journeymetrics.TopicOf(declared)
+	if err != nil {
+		return err
+	}
+	counts := journeymetrics.NewReader(log.With("component", "journey-metrics"))
+	go func() {
+		if err := counts.Follow(ctx, kopts, metricsTopic); err != nil {
+			log.Error("journey counts unavailable", "topic", metricsTopic, "err", err)
+		}
+	}()
 	s, err := api.Start(ctx, api.Config{
 		Kafka: kopts, JourneysTopic: cfg.Topic("journeys"), Codec: cd,
 		Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...),
+		Counts:   api.CountsFrom(counts.JourneyCounts),
 		Server:   opts,
 	})
 	if err != nil {

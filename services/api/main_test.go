@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,10 +21,9 @@ import (
 // probes and /metrics on another, a request counted in /metrics.
 func TestServe(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	prefix := kafkatest.Prefix(t)
-	kafkatest.CreateTopics(t, brokers, 1, prefix+"journeys")
+	prefix := servicetest.Provision(t, kafkatest.Client(t, brokers), 2)
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(tokens, []byte("ops read "+api.HashToken("ops-token")+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("ops read "+api.HashToken("ops-token")+"\nci write "+api.HashToken("ci-token")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{
@@ -62,6 +62,27 @@ func TestServe(t *testing.T) {
 	}
 	if code, body := get(apiURL+"/v1/journeys", "ops-token"); code != 200 || !strings.Contains(body, `"journeys": []`) {
 		t.Fatalf("GET /v1/journeys: %d %s", code, body)
+	}
+	// Headline counts come from the journey metrics topic: zeros for a
+	// journey nothing has entered, once that topic is read.
+	req, _ := http.NewRequest("POST", apiURL+"/v1/journeys", strings.NewReader("id: welcome\ntrigger: {event: Signed Up}\nsteps:\n  - id: hello\n    send: {channel: email, template: welcome}\n"))
+	req.Header.Set("Authorization", "Bearer ci-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("create a journey: %s", resp.Status)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) { // polls the condition
+		_, body := get(apiURL+"/v1/journeys/welcome", "ops-token")
+		if strings.Contains(body, `"counts": {`) && strings.Contains(body, `"entered": 0`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no counts within 30s: %s", body)
+		}
 	}
 	if code, _ := get(apiURL+"/v1/journeys", ""); code != 401 {
 		t.Fatalf("without a token: %d", code)

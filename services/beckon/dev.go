@@ -170,7 +170,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	apiAt, stopAPI, err := c.startAPI(ctx, d.api, conn, cd, reg)
+	apiAt, stopAPI, err := c.startAPI(ctx, d.api, conn, layout, cd, reg)
 	if err != nil {
 		return err
 	}

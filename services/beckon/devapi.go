@@ -10,8 +10,10 @@ import (
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/metrics"
+	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
 // devAPI is the API `beckon dev` runs, with its one write token.
@@ -22,7 +24,7 @@ type devAPI struct {
 
 // startAPI serves the API on addr with a fresh write token, made for this
 // run only and printed in the banner; stop ends it.
-func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, cd *codec.Codec, reg *metrics.Registry) (devAPI, func(), error) {
+func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry) (devAPI, func(), error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return devAPI{}, nil, err
@@ -36,9 +38,20 @@ func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, 
 	if err != nil {
 		return devAPI{}, nil, err
 	}
+	metricsTopic, err := journeymetrics.TopicOf(layout)
+	if err != nil {
+		return devAPI{}, nil, err
+	}
 	ctx, stop := context.WithCancel(ctx)
+	counts := journeymetrics.NewReader(c.log)
+	go func() {
+		if err := counts.Follow(ctx, kopts, metricsTopic); err != nil {
+			c.log.Error("journey counts unavailable", "err", err)
+		}
+	}()
 	s, err := api.Start(ctx, api.Config{
 		Kafka: kopts, JourneysTopic: conn.Topic("journeys"), Codec: cd, Channels: journey.DefaultChannels,
+		Counts: api.CountsFrom(counts.JourneyCounts),
 		Server: api.Options{Tokens: tokens, Logger: c.log, Meter: reg.Meter()},
 	})
 	if err != nil {

@@ -37,8 +37,18 @@ func TestDevServesAPI(t *testing.T) {
 		}
 		return code, body
 	}
-	if code, body := get(token); code != 200 || body["status"] != "live" {
-		t.Fatalf("GET abandoned-cart with the dev token: %d %v", code, body)
+	// Live, and with counts once the journey metrics are read.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) { // polls the condition
+		code, body := get(token)
+		if code != 200 || body["status"] != "live" {
+			t.Fatalf("GET abandoned-cart with the dev token: %d %v", code, body)
+		}
+		if _, ok := body["counts"].(map[string]any); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no counts within a minute: %v", body)
+		}
 	}
 	if code, _ := get(""); code != 401 {
 		t.Fatalf("without a token: %d, want 401", code)

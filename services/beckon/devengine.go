@@ -16,6 +16,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -86,10 +87,21 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 	streamMetrics.ReportOwned(e.OwnedPartitions)
 	qsrv := &http.Server{Handler: e.QueryHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = qsrv.Serve(queries) }()
+	// The journey metrics processor runs beside the engine, as the
+	// engine service runs it by default.
+	jm, err := journeymetrics.New(journeymetrics.Config{Topics: layout, Codec: cd, Group: "beckon-engine-metrics"})
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := jm.Alongside(stream.Options{Kafka: kopts, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", Clock: c.journeyNow,
+		StayInGroupOnShutdown: true, Logger: c.log.With("component", "journey-metrics")}, e.Run)
+	if err != nil {
+		return nil, nil, err
+	}
 	ectx, cancel := context.WithCancel(ctx)
 	context.AfterFunc(ectx, func() { _ = qsrv.Close() })
 	done := make(chan error, 1)
-	go func() { done <- e.Run(ectx) }()
+	go func() { done <- run(ectx) }()
 	var stopped atomic.Bool
 	stop := func() {
 		if stopped.CompareAndSwap(false, true) {

@@ -14,7 +14,6 @@ import (
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/telemetry"
-	"github.com/beckon-dev/beckon/pkg/timeline"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -43,14 +42,6 @@ type Config struct {
 	// Metrics receives journey-level measurements; nil: none. The
 	// runtime's own are Stream.Metrics.
 	Metrics Metrics
-	// Timeline bounds the instance timelines kept for queries.
-	Timeline TimelineConfig
-	// QueryAddr is the address (host:port) this instance answers
-	// timeline queries on, as others reach it (QueryHandler); it is
-	// advertised in the consumer group so the api service can route a
-	// user's query to the owner of the user's partition. Empty: not
-	// advertised.
-	QueryAddr string
 	// Tracing exports a trace per journey instance, and Kafka client
 	// spans, when it is enabled; nil or off: no spans (telemetry.FromEnv).
 	Tracing *telemetry.Provider
@@ -88,7 +79,6 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Group == "" {
 		cfg.Group = "beckon-engine"
 	}
-	cfg.Timeline.defaults()
 	if cfg.Codec == nil {
 		return nil, errors.New("engine: Config.Codec is not set")
 	}
@@ -240,9 +230,6 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	o := e.cfg.Stream
 	o.Kafka, o.StateDir, o.InstanceID, o.Logger = e.cfg.Kafka, e.cfg.StateDir, e.cfg.InstanceID, e.log
-	if e.cfg.QueryAddr != "" {
-		o.GroupUserData = timeline.MemberData(e.cfg.QueryAddr)
-	}
 	r, err := stream.New(e.group, o)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 )
 
 // The engine's keys in the partition store: a user's journey state under
@@ -44,7 +45,6 @@ type partition interface {
 	Schedule(key []byte, due time.Time, payload []byte) error
 	Cancel(key []byte) error
 	Emit(topic string, key, value []byte, headers ...stream.Header)
-	Range(start, end []byte, fn func(key, value []byte) bool) error
 }
 
 var _ partition = (*stream.Context)(nil)
@@ -92,9 +92,6 @@ func (e *Engine) process(c partition, m stream.Message) error {
 		u, inst, ok := splitTimerKey(m.Key)
 		if !ok {
 			return fmt.Errorf("timer key %q: not user\\x00instance", m.Key)
-		}
-		if inst == timelineWake {
-			return e.expireTimeline(c, u)
 		}
 		user, in.Wake = u, inst
 		in.TraceID, in.SpanID = timerTrace(m.Value)
@@ -157,10 +154,7 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 	if err := e.storeUser(c, u, stored); err != nil {
 		return err
 	}
-	if err := e.recordTimeline(c, user, in, &fx); err != nil {
-		return err
-	}
-	return e.emit(c, fx)
+	return e.emit(c, in, fx)
 }
 
 // storedUser is a user's state as read: the head (nil for a new user) and
@@ -445,7 +439,7 @@ func (e *Engine) location(name string) *time.Location {
 }
 
 // emit produces the effects in the transaction.
-func (e *Engine) emit(c partition, fx journey.Effects) error {
+func (e *Engine) emit(c partition, in journey.Input, fx journey.Effects) error {
 	e.observe(&fx)
 	ctx := context.Background()
 	for i := range fx.Sends {
@@ -464,12 +458,16 @@ func (e *Engine) emit(c partition, fx journey.Effects) error {
 		}
 		c.Emit(topic, []byte(s.UserID), b, headers...)
 	}
+	var input []stream.Header
+	if len(fx.Activities) > 0 {
+		input = inputHeader(in)
+	}
 	for i := range fx.Activities {
 		b, err := e.codec.Encode(ctx, e.topics.activity, &fx.Activities[i])
 		if err != nil {
 			return fmt.Errorf("encode activity: %w", err)
 		}
-		c.Emit(e.topics.activity, []byte(fx.Activities[i].UserID), b)
+		c.Emit(e.topics.activity, []byte(fx.Activities[i].UserID), b, input...)
 	}
 	for i := range fx.Handoffs {
 		b, err := e.codec.Encode(ctx, e.topics.handoff, &fx.Handoffs[i])
@@ -479,4 +477,22 @@ func (e *Engine) emit(c partition, fx journey.Effects) error {
 		c.Emit(e.topics.handoff, []byte(fx.Handoffs[i].UserID), b)
 	}
 	return nil
+}
+
+// inputHeader says on each activity record what the engine was
+// processing (timeline.InputHeader): the timeline processor shows it,
+// and it cannot learn it from the activity itself.
+func inputHeader(in journey.Input) []stream.Header {
+	var ti timeline.Input
+	switch {
+	case in.Event != nil:
+		ti = timeline.Input{Type: "event", Name: in.Event.Name, MessageID: in.Event.MessageID, Timestamp: in.Event.Timestamp}
+	case in.Receipt != nil:
+		ti = timeline.Input{Type: "receipt", ReceiptID: in.Receipt.ReceiptID}
+	case in.Wake != "":
+		ti = timeline.Input{Type: "timer"}
+	default:
+		return nil
+	}
+	return []stream.Header{{Key: timeline.InputHeader, Value: timeline.AppendInput(make([]byte, 0, 96), &ti)}}
 }

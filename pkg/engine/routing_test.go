@@ -24,19 +24,22 @@ import (
 	"github.com/beckon-dev/beckon/pkg/timeline"
 )
 
-// queryEngine is one engine instance of a routing test with its query
-// server, which counts the answers it gave.
+// queryEngine is one engine instance of a routing test, with its
+// timeline processor beside it as the engine service runs them, and its
+// query server, which counts the answers it gave.
 type queryEngine struct {
 	name     string
 	e        *engine.Engine
+	tp       *timeline.Processor
 	addr     string
 	answered atomic.Int64
 	stop     context.CancelFunc
 	done     chan error
 }
 
-// startQueryEngine runs another engine instance in h's group, advertising
-// a query server of its own.
+// startQueryEngine runs another engine instance in h's group, and a
+// timeline processor in the timeline group advertising a query server of
+// its own.
 func (h *harness) startQueryEngine(name string) *queryEngine {
 	h.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -44,17 +47,24 @@ func (h *harness) startQueryEngine(name string) *queryEngine {
 		h.t.Fatal(err)
 	}
 	kopts := []kgo.Opt{kgo.SeedBrokers(h.brokers...)}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: h.layout, Codec: h.codec, StateDir: h.t.TempDir(), InstanceID: name,
-		Group: h.group, QueryAddr: ln.Addr().String(),
-		Stream: stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Group: h.group, Stream: stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond}, Logger: logger,
 	})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	qe := &queryEngine{name: name, e: e, addr: ln.Addr().String(), done: make(chan error, 1)}
-	q := e.QueryHandler()
+	tp, err := timeline.New(timeline.Config{Topics: h.layout, Codec: h.codec, Group: h.group + "-timelines", QueryAddr: ln.Addr().String(), Logger: logger})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	run, err := tp.Alongside(stream.Options{Kafka: kopts, StateDir: h.t.TempDir(), InstanceID: name, Clock: h.clock.now, PollWait: 20 * time.Millisecond, Logger: logger}, e.Run)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	qe := &queryEngine{name: name, e: e, tp: tp, addr: ln.Addr().String(), done: make(chan error, 1)}
+	q := tp.QueryHandler()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		q.ServeHTTP(rec, r)
@@ -71,7 +81,7 @@ func (h *harness) startQueryEngine(name string) *queryEngine {
 	h.t.Cleanup(func() { _ = srv.Close() })
 	ctx, cancel := context.WithCancel(h.ctx)
 	qe.stop = cancel
-	go func() { qe.done <- e.Run(ctx) }()
+	go func() { qe.done <- run(ctx) }()
 	h.t.Cleanup(func() {
 		cancel()
 		if err := <-qe.done; err != nil {
@@ -81,8 +91,8 @@ func (h *harness) startQueryEngine(name string) *queryEngine {
 	return qe
 }
 
-// settled waits until the running engines own every partition between
-// them, each at least one, all restored.
+// settled waits until the running engines' timeline processors own
+// every partition between them, each at least one, all restored.
 func settled(t *testing.T, partitions int, engines ...*queryEngine) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -90,8 +100,8 @@ func settled(t *testing.T, partitions int, engines ...*queryEngine) {
 		var all []int32
 		ok := true
 		for _, qe := range engines {
-			ps := qe.e.Partitions()
-			ok = ok && len(ps) > 0 && qe.e.Ready()
+			ps := qe.tp.Partitions()
+			ok = ok && len(ps) > 0 && qe.tp.Ready() && qe.e.Ready()
 			all = append(all, ps...)
 		}
 		slices.Sort(all)
@@ -109,7 +119,7 @@ func settled(t *testing.T, partitions int, engines ...*queryEngine) {
 func (h *harness) routed(ttl time.Duration) http.Handler {
 	h.t.Helper()
 	rt, err := timeline.NewRouter(timeline.RouterConfig{
-		Admin: kadm.NewClient(kafkatest.Client(h.t, h.brokers)), Group: h.group, Topic: h.topic("events"), OwnersTTL: ttl,
+		Admin: kadm.NewClient(kafkatest.Client(h.t, h.brokers)), Group: h.group + "-timelines", Topic: h.topic("activity"), OwnersTTL: ttl,
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -223,7 +233,7 @@ func TestRoutingThreeEngines(t *testing.T) {
 		// have answered: the others refuse.
 		owners := 0
 		for _, qe := range engines {
-			if slices.Contains(qe.e.Partitions(), ui.Partition) {
+			if slices.Contains(qe.tp.Partitions(), ui.Partition) {
 				owners++
 			}
 		}
@@ -266,7 +276,7 @@ func TestRoutingRebalance(t *testing.T) {
 	stale := h.routed(time.Minute)
 	var ofB []string
 	for _, u := range users {
-		if slices.Contains(b.e.Partitions(), stream.PartitionFor([]byte(u), routingPartitions)) {
+		if slices.Contains(b.tp.Partitions(), stream.PartitionFor([]byte(u), routingPartitions)) {
 			ofB = append(ofB, u)
 		}
 		checkAnswer(t, ask(stale, "/v1/users/"+u+"/instances"), u, routingPartitions)

@@ -1,13 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"maps"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,18 +61,10 @@ func (f *fakePartition) Get(key []byte) ([]byte, bool, error) {
 	return v, ok, nil
 }
 func (f *fakePartition) Set(key, value []byte) {
-	f.state[string(key)] = bytes.Clone(value) // as stream.Context does
+	f.state[string(key)] = value
 	f.sets = append(f.sets, string(key))
 }
 func (f *fakePartition) Delete(key []byte) { delete(f.state, string(key)) }
-func (f *fakePartition) Range(start, end []byte, fn func(key, value []byte) bool) error {
-	for _, k := range slices.Sorted(maps.Keys(f.state)) {
-		if k >= string(start) && (end == nil || k < string(end)) && !fn([]byte(k), f.state[k]) {
-			break
-		}
-	}
-	return nil
-}
 func (f *fakePartition) Lookup(table string, key []byte) ([]byte, bool, error) {
 	if f.onLookup != nil {
 		f.onLookup(table)

@@ -54,7 +54,6 @@ func (r *seamRig) user() *journey.User {
 
 func TestStateEventRewritesOnlyItsInstance(t *testing.T) {
 	r := newSeamRig(t, holdCartJourney)
-	r.e.cfg.Timeline.Off = true // journey state only: timelines are timeline_test's
 	r.mustHandle(r.event("m1", "Product Added", `{"cart_id":"c0","sku":"A"}`))
 	r.mustHandle(r.event("m2", "Product Added", `{"cart_id":"c1","sku":"B"}`))
 	u := r.user()
@@ -95,7 +94,6 @@ func TestStateEventRewritesOnlyItsInstance(t *testing.T) {
 // event no rule names reads no instance; a timer reads its own.
 func TestStateEventReadsOnlyItsInstance(t *testing.T) {
 	r := newSeamRig(t, holdCartJourney)
-	r.e.cfg.Timeline.Off = true // journey state only: timelines are timeline_test's
 	r.mustHandle(r.event("m1", "Product Added", `{"cart_id":"c0","sku":"A"}`))
 	r.mustHandle(r.event("m2", "Product Added", `{"cart_id":"c1","sku":"B"}`))
 	ids := map[string]string{}
@@ -140,7 +138,6 @@ func TestStateEventReadsOnlyItsInstance(t *testing.T) {
 func TestStateStoredWholeStillReads(t *testing.T) {
 	events := []stream.Message{}
 	split, whole := newSeamRig(t, holdCartJourney), newSeamRig(t, holdCartJourney)
-	split.e.cfg.Timeline.Off, whole.e.cfg.Timeline.Off = true, true // journey state only
 	events = append(events,
 		split.event("m1", "Product Added", `{"cart_id":"c0","sku":"A"}`),
 		split.event("m2", "Product Added", `{"cart_id":"c1","sku":"B"}`))

@@ -1,16 +1,23 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/timeline"
 )
 
@@ -28,7 +35,33 @@ func getJSON(t *testing.T, h http.Handler, path string, v any) int {
 	return rec.Code
 }
 
-// waitTimeline polls the engine's query handler until the instance's
+// startTimelines runs a timeline processor (instance name) in the group
+// beside h's engine group, as the engine service does with --timelines,
+// advertising addr, and waits until it owns and has restored what it
+// has been given.
+func (h *harness) startTimelines(name, addr string) (*timeline.Processor, context.CancelFunc, chan error) {
+	h.t.Helper()
+	tp, err := timeline.New(timeline.Config{Topics: h.layout, Codec: h.codec, Group: h.group + "-timelines", QueryAddr: addr,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- tp.Run(ctx, stream.Options{Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, StateDir: h.t.TempDir(), InstanceID: name,
+			Clock: h.clock.now, PollWait: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	}()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Error(err)
+		}
+	})
+	return tp, cancel, done
+}
+
+// waitTimeline polls the timeline processor's query handler until the instance's
 // timeline satisfies cond.
 func waitTimeline(t *testing.T, h http.Handler, user, instance string, cond func(timeline.InstanceTimeline) bool) timeline.InstanceTimeline {
 	t.Helper()
@@ -50,7 +83,7 @@ func hasEntry(tl timeline.InstanceTimeline, kind, reason string) bool {
 	return slices.ContainsFunc(tl.Entries, func(e timeline.Entry) bool { return e.Kind == kind && strings.Contains(e.Reason, reason) })
 }
 
-// TestAbandonedCartTimeline: the engine's own timeline of an abandoned
+// TestAbandonedCartTimeline: the timeline processor's timeline of an abandoned
 // cart holds the entry with its trigger event, the hold reset by the
 // second Product Added, the hold timing out on the timer, the send with
 // its payload, the exit and its reason, and a receipt that came after
@@ -62,7 +95,9 @@ func TestAbandonedCartTimeline(t *testing.T) {
 	}
 	h.profile("u1")
 	h.start()
-	q := h.engine.QueryHandler()
+	tp, _, _ := h.startTimelines("timelines-1", "")
+	waitFor(t, "the timeline processor to be ready", func() bool { return tp.Ready() })
+	q := tp.QueryHandler()
 
 	h.event("u1", "Product Added", `{"cart_id":"c1","sku":"A"}`)
 	h.event("u1", "Product Added", `{"cart_id":"c2","sku":"B"}`)
@@ -152,4 +187,69 @@ func TestAbandonedCartTimeline(t *testing.T) {
 	if code := getJSON(t, q, "/v1/users/nobody/instances", &none); code != http.StatusOK || len(none.Instances) != 0 {
 		t.Errorf("user without a timeline: %d %+v", code, none)
 	}
+}
+
+// waitFor polls cond until it holds, for up to 60 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 60s: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTimelineCatchesUp: the timeline processor follows the engine's
+// output, so it may lag, never lose: what the engine did while no
+// timeline processor ran (stopped, crashed, upgraded) is in the
+// timelines once one runs again, restored from the changelog and read
+// on from the committed offsets. It logs how far behind the engine a
+// running processor shows an event.
+func TestTimelineCatchesUp(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.control.Publish(h.ctx, []byte(cartJourney), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	first, stop, done := h.startTimelines("timelines-1", "")
+	waitFor(t, "the first timeline processor to be ready", first.Ready)
+	entered := func(q http.Handler, user string) bool {
+		var ui timeline.UserInstances
+		return getJSON(t, q, "/v1/users/"+user+"/instances", &ui) == http.StatusOK && len(ui.Instances) == 1
+	}
+	// Lag while it runs: an event's entry shows within this much.
+	start := time.Now()
+	h.event("early", "Product Added", `{"cart_id":"c0","sku":"A"}`)
+	waitFor(t, "the early user's instance", func() bool { return entered(first.QueryHandler(), "early") })
+	t.Logf("event produced to timeline shown: %v", time.Since(start))
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	done <- nil // for the cleanup
+
+	// The engine goes on alone.
+	acts := h.read("activity")
+	var users []string
+	for i := range 20 {
+		u := "late-" + strconv.Itoa(i)
+		users = append(users, u)
+		h.event(u, "Product Added", `{"cart_id":"c0","sku":"A"}`)
+	}
+	acts.wait(t, "the engine to apply every event", func(recs []*kgo.Record) bool {
+		return countKind(h.activities(recs), records.ActivityEntered, "") >= 21
+	})
+
+	// Another processor instance, with an empty state directory, takes
+	// over: the early user from the changelog, the others from the
+	// topics.
+	second, _, _ := h.startTimelines("timelines-2", "")
+	waitFor(t, "the second timeline processor to be ready", second.Ready)
+	caught := time.Now()
+	for _, u := range append(users, "early") {
+		waitFor(t, "the timeline of "+u, func() bool { return entered(second.QueryHandler(), u) })
+	}
+	t.Logf("caught up on 20 users in %v", time.Since(caught))
 }

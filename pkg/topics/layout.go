@@ -20,6 +20,9 @@ const (
 	// processor (pkg/journeymetrics); its changelog is declared with the
 	// engine's.
 	JourneyMetricsStore = "journey-metrics"
+	// TimelineStore is the state store of the timeline processor
+	// (pkg/timeline); its changelog is declared with the others.
+	TimelineStore = "timelines"
 )
 
 // MaxMessageBytes is every topic's max.message.bytes (Kafka's default,
@@ -158,6 +161,7 @@ func Declare(opts Options) (Layout, error) {
 		add("changelog."+s, p, true, compacted(), "changelog of the "+s+" state store; Pebble is its cache")
 	}
 	add("changelog."+JourneyMetricsStore, p, true, compacted(), "changelog of the journey metrics processor's partial counts")
+	add("changelog."+TimelineStore, p, true, compacted(), "changelog of the timeline processor's instance timelines")
 	for _, lk := range opts.Lookups {
 		add("lookups."+lk, p, false, compacted(), "warehouse entities keyed by their own ID, replicated to every engine: "+lk)
 	}

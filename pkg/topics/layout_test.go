@@ -43,6 +43,7 @@ func TestDeclare(t *testing.T) {
 
 		"changelog.journey-metrics": {true, "compact", DefaultPartitions},
 		"metrics.journeys":          {false, "compact", DefaultPartitions},
+		"changelog.timelines":       {true, "compact", DefaultPartitions},
 	}
 	if len(l.Specs) != len(want) {
 		t.Errorf("declared %d topics, want %d: %v", len(l.Specs), len(want), l.Names())

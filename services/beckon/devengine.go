@@ -22,6 +22,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/telemetry"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -67,26 +68,17 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 		return nil, nil, err
 	}
 	c.journeyNow = scaledClock(time.Now(), d.timeScale)
-	// Timeline queries on loopback, advertised in the group for the api
-	// service's router (docs/api-timelines.md).
-	queries, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, fmt.Errorf("timeline query listener: %w", err)
-	}
 	e, err := engine.New(engine.Config{
-		Kafka: kopts, Topics: layout, Codec: cd, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", QueryAddr: queries.Addr().String(),
+		Kafka: kopts, Topics: layout, Codec: cd, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev",
 		Stream:  stream.Options{Clock: c.journeyNow, StayInGroupOnShutdown: true, Metrics: streamMetrics},
 		Metrics: journeyMetrics,
 		Logger:  c.log.With("component", "engine"),
 		Tracing: tracing,
 	})
 	if err != nil {
-		queries.Close()
 		return nil, nil, err
 	}
 	streamMetrics.ReportOwned(e.OwnedPartitions)
-	qsrv := &http.Server{Handler: e.QueryHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = qsrv.Serve(queries) }()
 	// The journey metrics processor runs beside the engine, as the
 	// engine service runs it by default.
 	jm, err := journeymetrics.New(journeymetrics.Config{Topics: layout, Codec: cd, Group: "beckon-engine-metrics"})
@@ -98,6 +90,25 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 	if err != nil {
 		return nil, nil, err
 	}
+	// So does the timeline processor, answering timeline queries on
+	// loopback, advertised in its group for the api service's router
+	// (docs/api-timelines.md).
+	queries, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("timeline query listener: %w", err)
+	}
+	tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: "beckon-engine-timelines", QueryAddr: queries.Addr().String(),
+		Logger: c.log.With("component", "timelines")})
+	if err == nil {
+		run, err = tp.Alongside(stream.Options{Kafka: kopts, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", Clock: c.journeyNow,
+			StayInGroupOnShutdown: true, Logger: c.log.With("component", "timelines")}, run)
+	}
+	if err != nil {
+		queries.Close()
+		return nil, nil, err
+	}
+	qsrv := &http.Server{Handler: tp.QueryHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = qsrv.Serve(queries) }()
 	ectx, cancel := context.WithCancel(ctx)
 	context.AfterFunc(ectx, func() { _ = qsrv.Close() })
 	done := make(chan error, 1)

@@ -29,6 +29,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/settings"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/telemetry"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 	"github.com/beckon-dev/beckon/pkg/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -45,8 +46,9 @@ var engineSettings = []settings.Setting{
 	{Flag: "transaction-timeout", Env: "BECKON_TRANSACTION_TIMEOUT", Default: "10s", Usage: "how long a crashed instance's open transaction can hold up its partitions' readers before the broker aborts it"},
 	{Flag: "journey-metrics", Env: "BECKON_JOURNEY_METRICS", Default: "true", Usage: "also run the journey metrics processor: its own consumer group, <group>-metrics, spread over the engine instances"},
 	{Flag: "max-payload-bytes", Env: "BECKON_MAX_PAYLOAD_BYTES", Default: "65536", Usage: "largest send payload; a larger one is not sent and an error activity says so"},
+	{Flag: "timelines", Env: "BECKON_TIMELINES", Default: "true", Usage: "also run the timeline processor: its own consumer group, <group>-timelines, fed by the activity, receipts and send topics, spread over the engine instances and answering timeline queries on --query-addr"},
 	{Flag: "query-addr", Env: "BECKON_QUERY_ADDR", Default: ":8090", Usage: "address of the internal timeline query endpoint the api service routes to (docs/api-timelines.md; empty: none)"},
-	{Flag: "advertised-query-addr", Env: "BECKON_ADVERTISED_QUERY_ADDR", Usage: "host:port at which the other services reach --query-addr, advertised in the engine group (default: the host name and the --query-addr port; in Kubernetes the pod IP)"},
+	{Flag: "advertised-query-addr", Env: "BECKON_ADVERTISED_QUERY_ADDR", Usage: "host:port at which the other services reach --query-addr, advertised in the timeline group (default: the host name and the --query-addr port; in Kubernetes the pod IP)"},
 	{Flag: "timeline-max-entries", Env: "BECKON_TIMELINE_MAX_ENTRIES", Default: "200", Usage: "timeline entries kept per journey instance"},
 	{Flag: "timeline-max-instances", Env: "BECKON_TIMELINE_MAX_INSTANCES", Default: "50", Usage: "instance timelines kept per user"},
 	{Flag: "timeline-retention", Env: "BECKON_TIMELINE_RETENTION", Default: "720h", Usage: "how long an ended instance's timeline is kept after its last entry"},
@@ -148,9 +150,13 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	timelines, err := own.Bool("timelines")
+	if err != nil {
+		return err
+	}
 	var queries net.Listener
 	advertised := own.String("advertised-query-addr")
-	if addr := own.String("query-addr"); addr != "" {
+	if addr := own.String("query-addr"); addr != "" && timelines {
 		if queries, err = net.Listen("tcp", addr); err != nil {
 			return fmt.Errorf("--query-addr: %w", err)
 		}
@@ -172,7 +178,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	defer stopTracing()
 	e, err := engine.New(engine.Config{
 		Kafka: kopts, Topics: layout, Codec: cd, StateDir: own.String("state-dir"), InstanceID: id,
-		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload), Timeline: tl, QueryAddr: advertised,
+		Group: own.String("group"), Logger: log, MaxPayloadBytes: int(maxPayload),
 		Stream: stream.Options{TransactionTimeout: txnTimeout, Metrics: streamMetrics}, Metrics: journeyMetrics, Tracing: tracing,
 	})
 	if err != nil {
@@ -189,17 +195,6 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		}
 		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
-	if queries != nil {
-		// Internal: no authentication; the api service routes to it.
-		srv := &http.Server{Handler: e.QueryHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
-		go func() {
-			if err := srv.Serve(queries); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				log.Error("timeline query endpoint", "err", err)
-			}
-		}()
-		defer srv.Close()
-		log.Info("serving timeline queries", "addr", queries.Addr().String(), "advertised", advertised)
-	}
 	run := e.Run
 	if on, err := own.Bool("journey-metrics"); err != nil {
 		return err
@@ -209,8 +204,30 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			return err
 		}
 		so := stream.Options{Kafka: kopts, StateDir: own.String("state-dir"), InstanceID: id, TransactionTimeout: txnTimeout, Logger: log.With("component", "journey-metrics")}
-		if run, err = jm.Alongside(so, e.Run); err != nil {
+		if run, err = jm.Alongside(so, run); err != nil {
 			return err
+		}
+	}
+	if timelines {
+		tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: own.String("group") + "-timelines", Retention: tl, QueryAddr: advertised,
+			Logger: log.With("component", "timelines")})
+		if err != nil {
+			return err
+		}
+		so := stream.Options{Kafka: kopts, StateDir: own.String("state-dir"), InstanceID: id, TransactionTimeout: txnTimeout, Logger: log.With("component", "timelines")}
+		if run, err = tp.Alongside(so, run); err != nil {
+			return err
+		}
+		if queries != nil {
+			// Internal: no authentication; the api service routes to it.
+			srv := &http.Server{Handler: tp.QueryHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+			go func() {
+				if err := srv.Serve(queries); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+					log.Error("timeline query endpoint", "err", err)
+				}
+			}()
+			defer srv.Close()
+			log.Info("serving timeline queries", "addr", queries.Addr().String(), "advertised", advertised)
 		}
 	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
@@ -218,23 +235,23 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 }
 
 // timelineConfig reads the timeline retention settings.
-func timelineConfig(own *settings.Values) (engine.TimelineConfig, error) {
+func timelineConfig(own *settings.Values) (timeline.Retention, error) {
 	entries, err := own.Int("timeline-max-entries", 32)
 	if err != nil {
-		return engine.TimelineConfig{}, err
+		return timeline.Retention{}, err
 	}
 	instances, err := own.Int("timeline-max-instances", 32)
 	if err != nil {
-		return engine.TimelineConfig{}, err
+		return timeline.Retention{}, err
 	}
 	age, err := duration(own, "timeline-retention")
 	if err != nil {
-		return engine.TimelineConfig{}, err
+		return timeline.Retention{}, err
 	}
 	if entries <= 0 || instances <= 0 {
-		return engine.TimelineConfig{}, errors.New("--timeline-max-entries and --timeline-max-instances must be positive")
+		return timeline.Retention{}, errors.New("--timeline-max-entries and --timeline-max-instances must be positive")
 	}
-	return engine.TimelineConfig{MaxEntries: int(entries), MaxInstances: int(instances), MaxAge: age}, nil
+	return timeline.Retention{MaxEntries: int(entries), MaxInstances: int(instances), MaxAge: age}, nil
 }
 
 // duration parses a positive duration setting.

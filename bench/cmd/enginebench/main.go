@@ -339,9 +339,7 @@ func (d *deployment) stateBytes(ctx context.Context) (bytes, instances int, err 
 			return 0, 0, err
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			// The runtime's state namespace, less the instance timelines
-			// (keys <user>\x00\x00...: docs/api-timelines.md).
-			if len(r.Key) > 0 && r.Key[0] == 's' && !strings.Contains(string(r.Key), "\x00\x00") {
+			if len(r.Key) > 0 && r.Key[0] == 's' { // the runtime's state namespace
 				latest[string(r.Key)] = r.Value
 			}
 		})

@@ -1,18 +1,16 @@
-package engine
+package timeline
 
 import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/beckon-dev/beckon/pkg/timeline"
 )
 
 // appendEntry appends entry as JSON, as encoding/json would (without its
 // HTML escaping), at a fraction of its cost: an entry is written for
-// every activity, on the engine's hot path. The details and payload are
-// JSON the engine made and are copied as they are.
-func appendEntry(b []byte, en *timeline.Entry) []byte {
+// every activity. The details and payload are JSON the engine made and
+// are copied as they are.
+func appendEntry(b []byte, en *Entry) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendInt(b, int64(en.Seq), 10)
 	if en.Sub != 0 {

@@ -148,14 +148,16 @@ func (u *User) UnmarshalHeadStubs(b []byte) (ids []string, stubs []*Instance, er
 	*u = User{ID: d.str()}
 	n := d.count()
 	ids = make([]string, 0, n)
+	var block []Instance // the stubs, allocated at once
 	if summaries {
-		stubs = make([]*Instance, 0, n)
+		stubs, block = make([]*Instance, 0, n), make([]Instance, n)
 	}
-	for range n {
+	for i := range n {
 		id := d.id()
 		ids = append(ids, id)
 		if summaries {
-			stubs = append(stubs, &Instance{ID: id, Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(), stub: true})
+			block[i] = Instance{ID: id, Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(), stub: true}
+			stubs = append(stubs, &block[i])
 		}
 	}
 	d.history(u)

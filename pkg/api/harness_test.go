@@ -45,9 +45,17 @@ func randomToken(t testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-func startAPI(t *testing.T, counts api.CountsSource) *harness {
+// startAPI starts the API on a new cluster (kfake, or the real broker
+// with fresh topics).
+func startAPI(t *testing.T, counts api.CountsSource, metrics api.MetricsSource) *harness {
 	t.Helper()
-	brokers := kafkatest.Brokers(t)
+	return startAPIOn(t, kafkatest.Brokers(t), counts, metrics)
+}
+
+// startAPIOn starts the API on brokers, with the given sources of counts
+// and metrics (nil: none).
+func startAPIOn(t *testing.T, brokers []string, counts api.CountsSource, metrics api.MetricsSource) *harness {
+	t.Helper()
 	topic := kafkatest.Prefix(t) + "journeys"
 	kafkatest.CreateTopics(t, brokers, 1, topic)
 	cd, err := codec.New()
@@ -63,7 +71,7 @@ func startAPI(t *testing.T, counts api.CountsSource) *harness {
 	t.Cleanup(cancel)
 	s, err := api.Start(ctx, api.Config{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, JourneysTopic: topic, Codec: cd,
-		Channels: journey.DefaultChannels, Counts: counts,
+		Channels: journey.DefaultChannels, Counts: counts, Metrics: metrics,
 		Server: api.Options{Tokens: tokens, RequestTimeout: 30 * time.Second},
 	})
 	if err != nil {

@@ -49,15 +49,16 @@ func randomToken(t testing.TB) string {
 // with fresh topics).
 func startAPI(t *testing.T, counts api.CountsSource, metrics api.MetricsSource) *harness {
 	t.Helper()
-	return startAPIOn(t, kafkatest.Brokers(t), counts, metrics)
-}
-
-// startAPIOn starts the API on brokers, with the given sources of counts
-// and metrics (nil: none).
-func startAPIOn(t *testing.T, brokers []string, counts api.CountsSource, metrics api.MetricsSource) *harness {
-	t.Helper()
+	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Prefix(t) + "journeys"
 	kafkatest.CreateTopics(t, brokers, 1, topic)
+	return startAPIOn(t, brokers, topic, counts, metrics)
+}
+
+// startAPIOn starts the API on brokers over an existing journeys topic,
+// with the given sources of counts and metrics (nil: none).
+func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsSource, metrics api.MetricsSource) *harness {
+	t.Helper()
 	cd, err := codec.New()
 	if err != nil {
 		t.Fatal(err)

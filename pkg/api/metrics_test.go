@@ -13,6 +13,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/topics"
@@ -28,18 +29,16 @@ func walkHour() time.Time {
 // small history of the journey "walk" (u1 entered at step hello, was sent
 // an email there that was delivered and opened, and completed an hour
 // later; u2's entry was skipped by quiet hours) and returns a Reader that
-// has counted all of it, as the api service runs one.
-func countedMetrics(t *testing.T, brokers []string) *journeymetrics.Reader {
+// has counted all of it, as the api service runs one, with the journeys
+// topic of the same deployment.
+func countedMetrics(t *testing.T, brokers []string) (r *journeymetrics.Reader, journeysTopic string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	prefix := kafkatest.Prefix(t) + "m."
+	cl := kafkatest.Client(t, brokers)
+	prefix := servicetest.Provision(t, cl, 1)
 	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 1, ReplicationFactor: 1})
 	if err != nil {
-		t.Fatal(err)
-	}
-	cl := kafkatest.Client(t, brokers)
-	if _, err := topics.Apply(ctx, cl, layout); err != nil {
 		t.Fatal(err)
 	}
 	cd, err := codec.New()
@@ -91,7 +90,7 @@ func countedMetrics(t *testing.T, brokers []string) *journeymetrics.Reader {
 	skipped.InstanceID = "" // refused before any instance existed
 	produce("activity", skipped)
 
-	r := journeymetrics.NewReader(log)
+	r = journeymetrics.NewReader(log)
 	topic, err := journeymetrics.TopicOf(layout)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +107,8 @@ func countedMetrics(t *testing.T, brokers []string) *journeymetrics.Reader {
 	for { // polls the condition: the reader has counted the whole history
 		rep, err := r.Journey("walk", journeymetrics.Query{})
 		if err == nil && rep.Totals.Opened == 1 && rep.Totals.Exited["completed"] == 1 && rep.Totals.Skipped["quiet_hours"] == 1 {
-			return r
+			journeys, _ := layout.Spec("journeys")
+			return r, journeys.Name
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the metrics were not counted within a minute: %+v, %v", rep, err)

@@ -28,8 +28,8 @@ type walkStep struct {
 // bodies checked hold data.
 func TestWalkEveryRoute(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
-	metrics := countedMetrics(t, brokers)
-	h := startAPIOn(t, brokers, api.CountsFrom(metrics.JourneyCounts), metrics)
+	metrics, journeys := countedMetrics(t, brokers)
+	h := startAPIOn(t, brokers, journeys, api.CountsFrom(metrics.JourneyCounts), metrics)
 	// Fixtures: walk is live at version 1 with a draft as version 2;
 	// spare has a draft to delete.
 	h.expect(201, "POST", "/v1/journeys", h.write, yamlType, walk)

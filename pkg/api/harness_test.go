@@ -45,11 +45,20 @@ func randomToken(t testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-func startAPI(t *testing.T, counts api.CountsSource) *harness {
+// startAPI starts the API on a new cluster (kfake, or the real broker
+// with fresh topics).
+func startAPI(t *testing.T, counts api.CountsSource, metrics api.MetricsSource) *harness {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Prefix(t) + "journeys"
 	kafkatest.CreateTopics(t, brokers, 1, topic)
+	return startAPIOn(t, brokers, topic, counts, metrics)
+}
+
+// startAPIOn starts the API on brokers over an existing journeys topic,
+// with the given sources of counts and metrics (nil: none).
+func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsSource, metrics api.MetricsSource) *harness {
+	t.Helper()
 	cd, err := codec.New()
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +72,7 @@ func startAPI(t *testing.T, counts api.CountsSource) *harness {
 	t.Cleanup(cancel)
 	s, err := api.Start(ctx, api.Config{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, JourneysTopic: topic, Codec: cd,
-		Channels: journey.DefaultChannels, Counts: counts,
+		Channels: journey.DefaultChannels, Counts: counts, Metrics: metrics,
 		Server: api.Options{Tokens: tokens, RequestTimeout: 30 * time.Second},
 	})
 	if err != nil {

@@ -34,6 +34,9 @@ type Journeys struct {
 	Control engine.Control
 	// Counts answers headline counts; nil omits them.
 	Counts CountsSource
+	// Metrics answers GET /v1/journeys/{id}/metrics; nil leaves the
+	// route unmounted.
+	Metrics MetricsSource
 	// Logger receives failures to read counts; default discards.
 	Logger *slog.Logger
 
@@ -77,6 +80,9 @@ func (j *Journeys) Mount(s *Server) {
 	s.Handle("POST", "/v1/journeys/{id}/clone", Write, h(j.clone))
 	s.Handle("GET", "/v1/journeys/{id}/versions", Read, h(j.versions))
 	s.Handle("GET", "/v1/journeys/{id}/versions/{version}", Read, h(j.version))
+	if j.Metrics != nil {
+		s.Handle("GET", "/v1/journeys/{id}/metrics", Read, h(j.metrics))
+	}
 }
 
 // JourneySummary is a journey as listed.

@@ -102,7 +102,7 @@ func docsErrorExample(t *testing.T) any {
 // publish, pause, resume, versions, clone and archive, reading back each
 // change, and checks every problem report against local validation.
 func TestJourneyLifecycle(t *testing.T) {
-	h := startAPI(t, fakeCounts{failFor: "welcome-copy"})
+	h := startAPI(t, fakeCounts{failFor: "welcome-copy"}, nil)
 	w := h.write
 
 	if got := summaries(t, h.expect(200, "GET", "/v1/journeys", h.read, "", "")); len(got) != 0 {

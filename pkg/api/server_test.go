@@ -16,6 +16,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 )
 
@@ -239,7 +240,7 @@ func TestNotReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	(&api.Journeys{Catalog: engine.NewCatalog(journey.DefaultChannels, nil)}).Mount(s)
+	(&api.Journeys{Catalog: engine.NewCatalog(journey.DefaultChannels, nil), Metrics: journeymetrics.NewReader(nil)}).Mount(s)
 	for _, op := range doc.ops {
 		if op.role != "read" || op.method != "GET" {
 			continue

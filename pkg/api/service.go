@@ -25,6 +25,9 @@ type Config struct {
 	Channels []string
 	// Counts answers journeys' headline counts; nil omits them.
 	Counts CountsSource
+	// Metrics answers GET /v1/journeys/{id}/metrics (a
+	// journeymetrics.Reader); nil leaves that route out.
+	Metrics MetricsSource
 	// Server configures authentication and limits.
 	Server Options
 }
@@ -55,6 +58,7 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Catalog: s.catalog,
 		Control: engine.Control{Kafka: cfg.Kafka, Topic: cfg.JourneysTopic, Codec: cfg.Codec, Channels: cfg.Channels},
 		Counts:  cfg.Counts,
+		Metrics: cfg.Metrics,
 		Logger:  log,
 	}
 	j.Mount(srv)

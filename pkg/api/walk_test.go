@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/beckon-dev/beckon/pkg/api"
+	"github.com/beckon-dev/beckon/pkg/kafkatest"
 )
 
 // walkStep is one documented operation, with a concrete path and body
@@ -20,9 +23,13 @@ type walkStep struct {
 // TestWalkEveryRoute calls every operation in docs/openapi.yaml without a
 // token, with an unknown token, with a read token and with a write token,
 // and checks each status (and, through the harness, each body against
-// the document).
+// the document). Counts and metrics come from the journey metrics
+// processor and reader over a small history of the journey walk, so the
+// bodies checked hold data.
 func TestWalkEveryRoute(t *testing.T) {
-	h := startAPI(t, nil)
+	brokers := kafkatest.Brokers(t)
+	metrics, journeys := countedMetrics(t, brokers)
+	h := startAPIOn(t, brokers, journeys, api.CountsFrom(metrics.JourneyCounts), metrics)
 	// Fixtures: walk is live at version 1 with a draft as version 2;
 	// spare has a draft to delete.
 	h.expect(201, "POST", "/v1/journeys", h.write, yamlType, walk)
@@ -36,6 +43,7 @@ func TestWalkEveryRoute(t *testing.T) {
 		{method: "GET", path: "/v1/journeys/walk", want: 200},
 		{method: "GET", path: "/v1/journeys/walk/versions", want: 200},
 		{method: "GET", path: "/v1/journeys/walk/versions/1", want: 200},
+		{method: "GET", path: "/v1/journeys/walk/metrics", want: 200},
 		{method: "POST", path: "/v1/journeys/validate", contentType: yamlType, body: walk, want: 200},
 		{method: "POST", path: "/v1/journeys", contentType: yamlType, body: fresh, want: 201},
 		{method: "PUT", path: "/v1/journeys/walk/draft", contentType: yamlType, body: walk + "# v2 again\n", want: 200},
@@ -79,12 +87,21 @@ func TestWalkEveryRoute(t *testing.T) {
 		h.expect(s.want, s.method, s.path, h.write, s.contentType, s.body)
 	}
 
-	// Without a counts source, counts are absent, not zeros.
+	// The journey list's headline counts are the metrics' totals.
 	for _, j := range h.expect(200, "GET", "/v1/journeys", h.read, "", "").field("journeys").([]any) {
-		if _, ok := j.(map[string]any)["counts"]; ok {
-			t.Fatalf("counts shown without a source: %v", j)
+		j := j.(map[string]any)
+		c, ok := j["counts"].(map[string]any)
+		want := map[string]any{"entered": 0.0, "sent": 0.0, "delivered": 0.0, "opened": 0.0}
+		if j["id"] == "walk" {
+			want = map[string]any{"entered": 1.0, "sent": 1.0, "delivered": 1.0, "opened": 1.0}
+		}
+		for k, n := range want {
+			if !ok || c[k] != n {
+				t.Errorf("journey %v: counts %v, want %s %v", j["id"], j["counts"], k, n)
+			}
 		}
 	}
+	checkWalkMetrics(t, h)
 }
 
 const walk = `id: walk

@@ -103,6 +103,8 @@ type partitionWork struct {
 	// floorLowered is set once a schedule in this transaction lowered the
 	// floor; firing then stops raising it.
 	floorLowered bool
+	// ctx is the Context of the message being processed (txn.process).
+	ctx Context
 }
 
 func newWork(g *Group, p *partitionState) *partitionWork {

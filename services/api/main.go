@@ -104,9 +104,10 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	opts.Meter = reg.Meter()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Headline counts come from the journey metrics topic, which the
-	// engines' metrics processor writes; until it is read they are
-	// reported as not available, journey by journey.
+	// Headline counts and GET /v1/journeys/{id}/metrics come from the
+	// journey metrics topic, which the engines' metrics processor writes;
+	// until it is read, counts are reported as not available journey by
+	// journey and the metrics route answers 503.
 	declared, err := topics.Declare(layout)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -125,6 +126,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		Kafka: kopts, JourneysTopic: cfg.Topic("journeys"), Codec: cd,
 		Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...),
 		Counts:   api.CountsFrom(counts.JourneyCounts),
+		Metrics:  counts,
 		Server:   opts,
 	})
 	if err != nil {

@@ -84,6 +84,14 @@ func TestServe(t *testing.T) {
 			t.Fatalf("no counts within 30s: %s", body)
 		}
 	}
+	// The same reader serves the journey's metrics: zeros, with a read
+	// token; an unknown journey is 404.
+	if code, body := get(apiURL+"/v1/journeys/welcome/metrics", "ops-token"); code != 200 || !strings.Contains(body, `"journeyId": "welcome"`) || !strings.Contains(body, `"entered": 0`) {
+		t.Fatalf("GET /v1/journeys/welcome/metrics: %d %s", code, body)
+	}
+	if code, body := get(apiURL+"/v1/journeys/nope/metrics", "ops-token"); code != 404 {
+		t.Fatalf("GET /v1/journeys/nope/metrics: %d %s", code, body)
+	}
 	if code, _ := get(apiURL+"/v1/journeys", ""); code != 401 {
 		t.Fatalf("without a token: %d", code)
 	}

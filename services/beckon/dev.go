@@ -198,13 +198,14 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Traces    %s
   API       %s (write token %s; docs/api.md)
   Try       %s
+            %s
             BECKON_API_URL=%s BECKON_API_TOKEN=%s go run ./services/beckon journeys pause abandoned-cart
             BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
 		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing),
-		apiAt.url, apiAt.token, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
+		apiAt.url, apiAt.token, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"), apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
 }

@@ -51,7 +51,7 @@ func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, 
 	}()
 	s, err := api.Start(ctx, api.Config{
 		Kafka: kopts, JourneysTopic: conn.Topic("journeys"), Codec: cd, Channels: journey.DefaultChannels,
-		Counts: api.CountsFrom(counts.JourneyCounts),
+		Counts: api.CountsFrom(counts.JourneyCounts), Metrics: counts,
 		Server: api.Options{Tokens: tokens, Logger: c.log, Meter: reg.Meter()},
 	})
 	if err != nil {

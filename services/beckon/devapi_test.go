@@ -13,8 +13,8 @@ import (
 )
 
 // TestDevServesAPI: `beckon dev` serves the API on 127.0.0.1 with the
-// token it prints, the printed curl command works as printed, and the
-// API stops with dev.
+// token it prints, the two printed curl commands (the abandoned-cart
+// journey, and its metrics) work as printed, and the API stops with dev.
 func TestDevServesAPI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -52,6 +52,38 @@ func TestDevServesAPI(t *testing.T) {
 	}
 	if code, _ := get(""); code != 401 {
 		t.Fatalf("without a token: %d, want 401", code)
+	}
+
+	// The second curl command shows the abandoned-cart journey's metrics,
+	// which fill as the sample traffic runs through the journey.
+	metricsCurl := waitFor(t, &out, regexp.MustCompile(`\n {12}curl -H 'Authorization: Bearer (\S+)' (\S+)\n`), time.Second)
+	if metricsCurl[1] != token || metricsCurl[2] != url+"/v1/journeys/abandoned-cart/metrics" {
+		t.Fatalf("the second curl command is not the abandoned-cart metrics with the printed token: %q", metricsCurl[0])
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) { // polls the condition
+		code, raw := servicetest.GetAs(t, metricsCurl[2], token)
+		var body struct {
+			JourneyID string `json:"journeyId"`
+			Totals    struct {
+				Entered int64 `json:"entered"`
+			} `json:"totals"`
+			Steps  []struct{ Step string }    `json:"steps"`
+			Hourly []struct{ Hour time.Time } `json:"hourly"`
+		}
+		if code != 200 && code != 503 { // 503 while the metrics topic is read
+			t.Fatalf("GET abandoned-cart metrics: %d %s", code, raw)
+		}
+		if code == 200 {
+			if err := json.Unmarshal([]byte(raw), &body); err != nil || body.JourneyID != "abandoned-cart" {
+				t.Fatalf("abandoned-cart metrics: %v %s", err, raw)
+			}
+			if body.Totals.Entered > 0 && len(body.Steps) > 0 && len(body.Hourly) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nobody entered abandoned-cart within two minutes: %d %s", code, raw)
+		}
 	}
 	cancel()
 	select {

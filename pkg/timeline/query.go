@@ -138,7 +138,7 @@ func (p *Processor) serveInstance(user, id string, part int32, v stream.View, ou
 	return nil
 }
 
-// errNoPartitionCount: the engine has not read the partition counts yet
+// errNoPartitionCount: the processor has not read the partition counts yet
 // (before its first restore).
 var errNoPartitionCount = errors.New("partition counts not known yet")
 
@@ -198,9 +198,9 @@ func publicInstance(user string, ti tlInstance) Instance {
 func queryError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, stream.ErrNotOwned):
-		Unavailable(w, "this engine instance does not own the user's partition (it is moving)")
+		Unavailable(w, "this timeline processor instance does not own the user's partition (it is moving)")
 	case errors.Is(err, stream.ErrNotRestored), errors.Is(err, errNoPartitionCount):
-		Unavailable(w, "the user's partition is being restored on this engine instance")
+		Unavailable(w, "the user's partition is being restored on this timeline processor instance")
 	case errors.Is(err, errBadUser):
 		WriteError(w, http.StatusBadRequest, "invalid", "userId: "+err.Error())
 	default:

@@ -21,15 +21,16 @@ import (
 
 // RouterConfig configures a Router.
 type RouterConfig struct {
-	// Admin reaches the Kafka cluster of the engines. Required.
+	// Admin reaches the Kafka cluster of the timeline processors. Required.
 	Admin *kadm.Client
-	// Group is the engines' consumer group (engine.Config.Group).
-	// Required.
+	// Group is the timeline processors' consumer group (Config.Group; the
+	// engine service names it <engine group>-timelines). Required.
 	Group string
-	// Topic is the events topic: its partition count places users, with
-	// Kafka's default partitioner (murmur2), as the engine does. Required.
+	// Topic is the activity topic: its partition count places users, with
+	// Kafka's default partitioner (murmur2), as the engine does, and the
+	// members' assignments of it say who owns which. Required.
 	Topic string
-	// HTTP asks the engines; default a client with a 10s timeout.
+	// HTTP asks the processors; default a client with a 10s timeout.
 	HTTP *http.Client
 	// OwnersTTL is how long the owners read from the group are used
 	// before they are read again; a refused or failed query reads them
@@ -39,8 +40,8 @@ type RouterConfig struct {
 }
 
 // Router answers the timeline routes of the api service by asking the
-// engine instance that owns the user's partition, found from the engine
-// group: each member's metadata carries its query address (MemberData)
+// timeline processor instance that owns the user's partition, found from
+// the timeline group: each member's metadata carries its query address (MemberData)
 // and its assignment the partitions it owns. While the group rebalances,
 // the partition has no owner, or the owner refuses (it has just lost the
 // partition, or is restoring it), the answer is 503 with Retry-After and
@@ -131,23 +132,23 @@ func validUser(w http.ResponseWriter, user string) bool {
 func (rt *Router) forward(w http.ResponseWriter, r *http.Request, user, path string) {
 	o, err := rt.current(r.Context())
 	if err != nil {
-		rt.cfg.Logger.Warn("timeline router: cannot read the engine group", "group", rt.cfg.Group, "err", err)
-		Unavailable(w, "the engine group cannot be read: "+err.Error())
+		rt.cfg.Logger.Warn("timeline router: cannot read the timeline group", "group", rt.cfg.Group, "err", err)
+		Unavailable(w, "the timeline group cannot be read: "+err.Error())
 		return
 	}
 	switch {
 	case o.state == "Empty" || o.state == "Dead":
-		Unavailable(w, "the engine group has no members")
+		Unavailable(w, "the timeline group has no members")
 		return
 	case !o.stable:
-		Unavailable(w, fmt.Sprintf("the engine group is rebalancing (%s)", o.state))
+		Unavailable(w, fmt.Sprintf("the timeline group is rebalancing (%s)", o.state))
 		return
 	}
 	p := stream.PartitionFor([]byte(user), o.partitions)
 	addr, ok := o.addr[p]
 	if !ok {
 		rt.invalidate()
-		Unavailable(w, fmt.Sprintf("partition %d has no engine answering queries", p))
+		Unavailable(w, fmt.Sprintf("partition %d has no timeline processor answering queries", p))
 		return
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, baseURL(addr)+path, nil)
@@ -159,14 +160,14 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, user, path str
 	resp, err := rt.cfg.HTTP.Do(req)
 	if err != nil {
 		rt.invalidate()
-		Unavailable(w, fmt.Sprintf("the engine owning partition %d did not answer", p))
+		Unavailable(w, fmt.Sprintf("the timeline processor owning partition %d did not answer", p))
 		return
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil || len(body) > maxAnswer {
 		rt.invalidate()
-		Unavailable(w, fmt.Sprintf("the answer of the engine owning partition %d was cut short", p))
+		Unavailable(w, fmt.Sprintf("the answer of the timeline processor owning partition %d was cut short", p))
 		return
 	}
 	if resp.StatusCode == http.StatusServiceUnavailable {

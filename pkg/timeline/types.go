@@ -1,8 +1,10 @@
-// Package timeline is the read side of journey instance timelines: the
-// JSON shapes the engine serves for the partitions it owns, the instance
-// references that lead from an instance to its user (and so to its
-// partition), and the Router the api service uses to send a query to the
-// engine instance that owns the user's partition (docs/api-timelines.md).
+// Package timeline keeps journey instance timelines and serves them: the
+// Processor (a stream group beside the engine, fed by the activity,
+// send and receipt topics) and its query handler, the JSON shapes, the
+// instance references that lead from an instance to its user (and so to
+// its partition), and the Router the api service uses to send a query to
+// the processor instance that owns the user's partition
+// (docs/api-timelines.md).
 package timeline
 
 import (

@@ -17,22 +17,11 @@ func (p *Processor) Alongside(o stream.Options, main func(context.Context) error
 		return nil, fmt.Errorf("journeymetrics: %w", err)
 	}
 	return func(ctx context.Context) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		done := make(chan error, 1)
-		go func() {
-			err := r.Run(ctx)
-			if err != nil {
-				err = fmt.Errorf("journey metrics: %w", err)
+		return stream.RunBeside(ctx, main, func(ctx context.Context) error {
+			if err := r.Run(ctx); err != nil {
+				return fmt.Errorf("journey metrics: %w", err)
 			}
-			done <- err
-			cancel()
-		}()
-		err := main(ctx)
-		cancel()
-		if merr := <-done; err == nil {
-			err = merr
-		}
-		return err
+			return nil
+		})
 	}, nil
 }

@@ -183,19 +183,7 @@ func (p *Processor) Alongside(o stream.Options, main func(context.Context) error
 		return nil, fmt.Errorf("timeline: %w", err)
 	}
 	return func(ctx context.Context) error {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		done := make(chan error, 1)
-		go func() {
-			done <- p.run(ctx, r)
-			cancel()
-		}()
-		err := main(ctx)
-		cancel()
-		if terr := <-done; err == nil {
-			err = terr
-		}
-		return err
+		return stream.RunBeside(ctx, main, func(ctx context.Context) error { return p.run(ctx, r) })
 	}, nil
 }
 

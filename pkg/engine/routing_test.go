@@ -55,7 +55,7 @@ func (h *harness) startQueryEngine(name string) *queryEngine {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	tp, err := timeline.New(timeline.Config{Topics: h.layout, Codec: h.codec, Group: h.group + "-timelines", QueryAddr: ln.Addr().String(), Logger: logger})
+	tp, err := timeline.New(timeline.Config{Topics: h.layout, Codec: h.codec, Group: timeline.GroupBeside(h.group), QueryAddr: ln.Addr().String(), Logger: logger})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func settled(t *testing.T, partitions int, engines ...*queryEngine) {
 func (h *harness) routed(ttl time.Duration) http.Handler {
 	h.t.Helper()
 	rt, err := timeline.NewRouter(timeline.RouterConfig{
-		Admin: kadm.NewClient(kafkatest.Client(h.t, h.brokers)), Group: h.group + "-timelines", Topic: h.topic("activity"), OwnersTTL: ttl,
+		Admin: kadm.NewClient(kafkatest.Client(h.t, h.brokers)), Group: timeline.GroupBeside(h.group), Topic: h.topic("activity"), OwnersTTL: ttl,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -41,7 +41,7 @@ func getJSON(t *testing.T, h http.Handler, path string, v any) int {
 // has been given.
 func (h *harness) startTimelines(name, addr string) (*timeline.Processor, context.CancelFunc, chan error) {
 	h.t.Helper()
-	tp, err := timeline.New(timeline.Config{Topics: h.layout, Codec: h.codec, Group: h.group + "-timelines", QueryAddr: addr,
+	tp, err := timeline.New(timeline.Config{Topics: h.layout, Codec: h.codec, Group: timeline.GroupBeside(h.group), QueryAddr: addr,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		h.t.Fatal(err)

@@ -21,8 +21,12 @@ import (
 )
 
 // DefaultGroup is the timeline processor's consumer group when
-// Config.Group is empty; the engine service names it <engine group>-timelines.
+// Config.Group is empty; the engine service names it GroupBeside its own.
 const DefaultGroup = "beckon-timelines"
+
+// GroupBeside is the group of the timeline processor the engine service
+// runs beside the engine group engineGroup: what a Router reads.
+func GroupBeside(engineGroup string) string { return engineGroup + "-timelines" }
 
 // Retention bounds the instance timelines the processor keeps
 // (docs/api-timelines.md). Zero values take the defaults.

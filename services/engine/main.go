@@ -209,7 +209,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		}
 	}
 	if timelines {
-		tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: own.String("group") + "-timelines", Retention: tl, QueryAddr: advertised,
+		tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside(own.String("group")), Retention: tl, QueryAddr: advertised,
 			Logger: log.With("component", "timelines")})
 		if err != nil {
 			return err

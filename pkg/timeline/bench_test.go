@@ -44,22 +44,9 @@ func BenchmarkProcessorThroughput(b *testing.B) {
 
 func recordBacklog(b *testing.B) (rate, cpuPerRecord float64) {
 	const instances = 3000
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	brokers := kafkatest.Brokers(b)
-	layout, err := topics.Declare(topics.Options{Prefix: kafkatest.Prefix(b), Partitions: 3, ReplicationFactor: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cl := kafkatest.Client(b, brokers)
-	if _, err := topics.Apply(ctx, cl, layout); err != nil {
-		b.Fatal(err)
-	}
-	cd, err := codec.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := func(base string) string { s, _ := layout.Spec(base); return s.Name }
+	k := newKafkaEnv(b, 3)
+	ctx, layout, cd, cl, brokers := k.ctx, k.layout, k.cd, k.cl, k.brokers
+	name := k.topic
 	var recs []*kgo.Record
 	enc := func(base, key string, r records.Record, headers ...kgo.RecordHeader) {
 		v, err := cd.Encode(ctx, name(base), r)
@@ -97,7 +84,7 @@ func recordBacklog(b *testing.B) (rate, cpuPerRecord float64) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		b.Fatal(err)
 	}
-	p, err := New(Config{Topics: layout, Codec: cd, Group: kafkatest.Prefix(b) + "timelines", Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	p, err := New(Config{Topics: layout, Codec: cd, Group: kafkatest.Prefix(b) + "timelines", Logger: warnings()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,8 +92,7 @@ func recordBacklog(b *testing.B) (rate, cpuPerRecord float64) {
 	done := make(chan error, 1)
 	rctx, stop := context.WithCancel(ctx)
 	go func() {
-		done <- p.Run(rctx, stream.Options{Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, StateDir: b.TempDir(), InstanceID: "bench", PollWait: 20 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		done <- p.Run(rctx, stream.Options{Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, StateDir: b.TempDir(), InstanceID: "bench", PollWait: 20 * time.Millisecond, Logger: warnings()})
 	}()
 	defer func() {
 		stop()
@@ -160,4 +146,40 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// kafkaEnv is a deployment's topics on the test broker, a codec and a
+// client.
+type kafkaEnv struct {
+	ctx     context.Context
+	brokers []string
+	layout  topics.Layout
+	cd      *codec.Codec
+	cl      *kgo.Client
+}
+
+func newKafkaEnv(t testing.TB, partitions int32) *kafkaEnv {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	brokers := kafkatest.Brokers(t)
+	layout, err := topics.Declare(topics.Options{Prefix: kafkatest.Prefix(t), Partitions: partitions, ReplicationFactor: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := kafkatest.Client(t, brokers)
+	if _, err := topics.Apply(ctx, cl, layout); err != nil {
+		t.Fatal(err)
+	}
+	cd, err := codec.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kafkaEnv{ctx: ctx, brokers: brokers, layout: layout, cd: cd, cl: cl}
+}
+
+func (k *kafkaEnv) topic(base string) string { s, _ := k.layout.Spec(base); return s.Name }
+
+func warnings() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

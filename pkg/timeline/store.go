@@ -288,6 +288,7 @@ func validUserID(u string) bool { return u != "" && strings.IndexByte(u, 0) < 0 
 //	user\x00\x00c<instance>\x00<command ID>              a send command (Send, JSON)
 //	user\x00\x00e<instance>\x00<seq u32 BE><sub u16 BE>  one entry (Entry, JSON)
 //	user\x00\x00i                                      the index (tlIndex, JSON)
+//	user\x00\x00r<command ID>\x00<receipt ID>            a receipt that came before its send (Entry, JSON)
 //
 // and its expiry timer is the timer key user\x00\x00.
 func timelinePrefix(user string) []byte {
@@ -373,6 +374,7 @@ func (p *Processor) onActivity(c partition, a *records.Activity, input *Input) e
 	}
 	p.putActivityEntry(c, a, input)
 	if cmd := commandOf(a); cmd != "" && !slices.Contains(ti.Cmds, cmd) {
+		p.placePending(c, user, ti, cmd, activitySeq(a.ActivityID, 1))
 		ti.Cmds = append(ti.Cmds, cmd)
 		if n := len(ti.Cmds); n > keptCmds {
 			for _, old := range ti.Cmds[:n-keptCmds] {
@@ -398,14 +400,24 @@ func (p *Processor) onActivity(c partition, a *records.Activity, input *Input) e
 }
 
 // onReceipt adds a "receipt" entry to the instance that sent the
-// command, after its newest entry; a receipt of a command no kept
-// instance sent is left out.
+// command, after its newest entry. The processor reads the receipts and
+// the activity topics independently, so a receipt may come before the
+// "sent" activity of its command (a processor catching up reads ahead
+// in one topic): a receipt of a command no kept instance has sent yet
+// waits, under the user's prefix, for that activity (placePending), and
+// goes with the retention if none comes.
 func (p *Processor) onReceipt(c partition, r *records.Receipt, ts time.Time) error {
 	user := r.UserID
 	ix, err := p.readTimelineIndex(c, user)
 	if err != nil {
 		return err
 	}
+	at := r.OccurredAt
+	if at.IsZero() {
+		at = ts
+	}
+	entry := Entry{At: at, Kind: "receipt", Input: &Input{Type: "receipt", ReceiptID: r.ReceiptID},
+		Receipt: &Receipt{ReceiptID: r.ReceiptID, CommandID: r.CommandID, Channel: r.Channel, Status: string(r.Status), ReplyText: r.ReplyText, FailureReason: r.FailureReason, OccurredAt: r.OccurredAt}}
 	var ti *tlInstance
 	for i := range ix.Instances {
 		if slices.Contains(ix.Instances[i].Cmds, r.CommandID) {
@@ -414,18 +426,89 @@ func (p *Processor) onReceipt(c partition, r *records.Receipt, ts time.Time) err
 		}
 	}
 	if ti == nil {
-		return nil
-	}
-	at := r.OccurredAt
-	if at.IsZero() {
-		at = ts
+		if p.countRange(c, pendingPrefix(user, "")) >= keptPending {
+			return nil // bounded: a flood of strangers' receipts is not kept
+		}
+		bp := encodeBuffers.Get().(*[]byte)
+		*bp = appendEntry((*bp)[:0], &entry)
+		c.Set(pendingKey(user, r.CommandID, r.ReceiptID), *bp)
+		encodeBuffers.Put(bp)
+		return p.storeIndex(c, user, &ix, at) // the expiry timer takes it if no send comes
 	}
 	seq, sub := p.lastEntry(c, user, ti.InstanceID)
-	entry := Entry{Seq: seq, Sub: sub + 1, At: at, Kind: "receipt", Step: ti.Step, Input: &Input{Type: "receipt", ReceiptID: r.ReceiptID},
-		Receipt: &Receipt{ReceiptID: r.ReceiptID, CommandID: r.CommandID, Channel: r.Channel, Status: string(r.Status), ReplyText: r.ReplyText, FailureReason: r.FailureReason, OccurredAt: r.OccurredAt}}
+	entry.Seq, entry.Sub, entry.Step = seq, sub+1, ti.Step
 	p.putTimelineEntry(c, user, ti.InstanceID, seq, sub+1, &entry)
 	ti.LastAt = later(ti.LastAt, at)
 	return p.storeIndex(c, user, &ix, at)
+}
+
+// keptPending bounds the receipts a user's timeline holds waiting for
+// their sends.
+const keptPending = 64
+
+func pendingPrefix(user, command string) []byte {
+	k := append(append(timelinePrefix(user), 'r'), command...)
+	if command != "" {
+		k = append(k, 0)
+	}
+	return k
+}
+
+func pendingKey(user, command, receipt string) []byte {
+	return append(pendingPrefix(user, command), receipt...)
+}
+
+// placePending moves the receipts that came before the "sent" activity
+// of command (its entry is seq) into the instance's timeline, right
+// after that entry.
+func (p *Processor) placePending(c partition, user string, ti *tlInstance, command string, seq int) {
+	pre := pendingPrefix(user, command)
+	var waiting [][2][]byte
+	if err := c.Range(pre, prefixEnd(pre), func(k, v []byte) bool {
+		waiting = append(waiting, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		return true
+	}); err != nil {
+		p.log.Warn("timeline: range read failed; receipts that came early stay unplaced", "err", err)
+		return
+	}
+	for i, kv := range waiting {
+		c.Delete(kv[0])
+		var en Entry
+		if json.Unmarshal(kv[1], &en) != nil {
+			continue
+		}
+		en.Seq, en.Sub, en.Step = seq, i+1, ti.Step
+		p.putTimelineEntry(c, user, ti.InstanceID, seq, i+1, &en)
+		ti.LastAt = later(ti.LastAt, en.At)
+	}
+}
+
+// countRange counts the keys with prefix pre.
+func (p *Processor) countRange(c partition, pre []byte) int {
+	n := 0
+	if err := c.Range(pre, prefixEnd(pre), func(_, _ []byte) bool { n++; return true }); err != nil {
+		p.log.Warn("timeline: range read failed", "err", err)
+	}
+	return n
+}
+
+// expirePending deletes the receipts waiting for a send that have waited
+// longer than the retention.
+func (p *Processor) expirePending(c partition, user string, cut time.Time) {
+	pre := pendingPrefix(user, "")
+	var old [][]byte
+	if err := c.Range(pre, prefixEnd(pre), func(k, v []byte) bool {
+		var en Entry
+		if json.Unmarshal(v, &en) != nil || en.At.Before(cut) {
+			old = append(old, bytes.Clone(k))
+		}
+		return true
+	}); err != nil {
+		p.log.Warn("timeline: range read failed", "err", err)
+	}
+	for _, k := range old {
+		c.Delete(k)
+	}
 }
 
 // onSend keeps a send command, with its payload, for the "sent" entry of
@@ -492,7 +575,8 @@ func (p *Processor) expire(c partition, user string) error {
 	now := c.Now()
 	ix.Armed = 0
 	p.retain(c, user, &ix, now)
-	if len(ix.Instances) == 0 && len(ix.NotEntered) == 0 {
+	p.expirePending(c, user, now.Add(-p.cfg.Retention.MaxAge))
+	if len(ix.Instances) == 0 && len(ix.NotEntered) == 0 && p.countRange(c, pendingPrefix(user, "")) == 0 {
 		// Nothing is left to show: whatever is left under the prefix (a
 		// send whose activity never came) goes too.
 		p.deleteTimelineRange(c, timelinePrefix(user))

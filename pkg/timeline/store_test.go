@@ -213,8 +213,9 @@ func TestTimelineRetention(t *testing.T) {
 
 // TestTimelineSendsAndReceipts: a "sent" entry is shown with its send
 // command whichever of the two came first; a receipt of it is an entry
-// after the instance's newest; a receipt of a command no kept instance
-// sent is left out; only the newest keptCmds send commands are kept.
+// after the instance's newest, or right after the "sent" entry when it
+// came first; a receipt whose send never comes waits until the
+// retention; only the newest keptCmds send commands are kept.
 func TestTimelineSendsAndReceipts(t *testing.T) {
 	r := newRig(t, Retention{})
 	r.act("c0", "c0", records.ActivityEntered, "trigger Product Added", "")
@@ -238,6 +239,38 @@ func TestTimelineSendsAndReceipts(t *testing.T) {
 	}
 	if last := tl.Entries[3]; last.Kind != "receipt" || last.Seq != 3 || last.Sub != 1 || last.Receipt == nil || last.Receipt.ReceiptID != "r1" {
 		t.Errorf("receipt entry %+v", last)
+	}
+
+	// A receipt read before the activity of its send (the processor reads
+	// the topics independently) is placed right after that activity's
+	// entry once it comes.
+	r.record("receipts", records.Receipt{ReceiptID: "r3", CommandID: "cmd-3", UserID: "u1", Channel: "email", Status: records.ReceiptDelivered, OccurredAt: r.part.now})
+	r.record("send.email", records.SendCommand{CommandID: "cmd-3", InstanceID: "c0", UserID: "u1", Channel: "email"})
+	r.act("c0", "c0", records.ActivitySent, "email cart-reminder", `{"command_id":"cmd-3"}`)
+	tl = r.query("c0")
+	if n := len(tl.Entries); n != 6 || tl.Entries[4].Kind != "sent" || tl.Entries[5].Kind != "receipt" || tl.Entries[5].Seq != tl.Entries[4].Seq || tl.Entries[5].Sub != 1 || tl.Entries[5].Receipt.ReceiptID != "r3" {
+		t.Fatalf("early receipt not placed after its send: %+v", tl.Entries)
+	}
+	if all, _ := r.timelineKeys(); slices.ContainsFunc(all, func(k string) bool { return strings.HasPrefix(k, "u1\x00\x00rcmd-3") }) {
+		t.Fatalf("placed receipt still waiting: %q", all)
+	}
+	// One whose send never comes waits until the expiry timer, which
+	// takes it after the retention.
+	r.part.now = r.part.now.Add(24 * time.Hour)
+	r.record("receipts", records.Receipt{ReceiptID: "r4", CommandID: "cmd-never", UserID: "u1", Channel: "email", Status: records.ReceiptDelivered, OccurredAt: r.part.now})
+	waiting := func() int {
+		all, _ := r.timelineKeys()
+		return len(slices.DeleteFunc(all, func(k string) bool { return !strings.HasPrefix(k, "u1\x00\x00r") }))
+	}
+	if waiting() != 2 { // r2 of "nobody's" above, and r4
+		t.Fatal("receipts of unknown sends not kept waiting")
+	}
+	r.part.now = r.part.now.Add(31 * 24 * time.Hour)
+	if err := r.p.handle(r.part, stream.Message{Kind: stream.KindTimer, Key: timelinePrefix("u1")}); err != nil {
+		t.Fatal(err)
+	}
+	if waiting() != 0 {
+		t.Fatal("receipts of unknown sends kept past the retention")
 	}
 
 	// A looping instance keeps the newest keptCmds commands.

@@ -323,6 +323,10 @@ type tlIndex struct {
 	NotEntered []NotEntered `json:"n,omitempty"`
 	// Armed is when the expiry timer is due (unix ms); 0: none.
 	Armed int64 `json:"x,omitempty"`
+	// Waiting are the command IDs of receipts that came before their
+	// send's activity (onReceipt), so that only the sends they wait for
+	// look for them.
+	Waiting []string `json:"w,omitempty"`
 }
 
 type tlInstance struct {
@@ -374,7 +378,10 @@ func (p *Processor) onActivity(c partition, a *records.Activity, input *Input) e
 	}
 	p.putActivityEntry(c, a, input)
 	if cmd := commandOf(a); cmd != "" && !slices.Contains(ti.Cmds, cmd) {
-		p.placePending(c, user, ti, cmd, activitySeq(a.ActivityID, 1))
+		if i := slices.Index(ix.Waiting, cmd); i >= 0 {
+			p.placePending(c, user, ti, cmd, activitySeq(a.ActivityID, 1))
+			ix.Waiting = slices.Delete(ix.Waiting, i, i+1)
+		}
 		ti.Cmds = append(ti.Cmds, cmd)
 		if n := len(ti.Cmds); n > keptCmds {
 			for _, old := range ti.Cmds[:n-keptCmds] {
@@ -426,8 +433,11 @@ func (p *Processor) onReceipt(c partition, r *records.Receipt, ts time.Time) err
 		}
 	}
 	if ti == nil {
-		if p.countRange(c, pendingPrefix(user, "")) >= keptPending {
-			return nil // bounded: a flood of strangers' receipts is not kept
+		if !slices.Contains(ix.Waiting, r.CommandID) {
+			if len(ix.Waiting) >= keptPending {
+				return nil // bounded: a flood of strangers' receipts is not kept
+			}
+			ix.Waiting = append(ix.Waiting, r.CommandID)
 		}
 		bp := encodeBuffers.Get().(*[]byte)
 		*bp = appendEntry((*bp)[:0], &entry)
@@ -442,8 +452,8 @@ func (p *Processor) onReceipt(c partition, r *records.Receipt, ts time.Time) err
 	return p.storeIndex(c, user, &ix, at)
 }
 
-// keptPending bounds the receipts a user's timeline holds waiting for
-// their sends.
+// keptPending bounds the sends whose receipts a user's timeline holds
+// waiting for them.
 const keptPending = 64
 
 func pendingPrefix(user, command string) []byte {
@@ -483,32 +493,28 @@ func (p *Processor) placePending(c partition, user string, ti *tlInstance, comma
 	}
 }
 
-// countRange counts the keys with prefix pre.
-func (p *Processor) countRange(c partition, pre []byte) int {
-	n := 0
-	if err := c.Range(pre, prefixEnd(pre), func(_, _ []byte) bool { n++; return true }); err != nil {
-		p.log.Warn("timeline: range read failed", "err", err)
-	}
-	return n
-}
-
 // expirePending deletes the receipts waiting for a send that have waited
-// longer than the retention.
-func (p *Processor) expirePending(c partition, user string, cut time.Time) {
+// longer than the retention, and returns the command IDs still waited
+// for.
+func (p *Processor) expirePending(c partition, user string, cut time.Time) (waiting []string) {
 	pre := pendingPrefix(user, "")
 	var old [][]byte
 	if err := c.Range(pre, prefixEnd(pre), func(k, v []byte) bool {
 		var en Entry
 		if json.Unmarshal(v, &en) != nil || en.At.Before(cut) {
 			old = append(old, bytes.Clone(k))
+		} else if cmd, _, ok := bytes.Cut(k[len(pre):], []byte{0}); ok && !slices.Contains(waiting, string(cmd)) {
+			waiting = append(waiting, string(cmd))
 		}
 		return true
 	}); err != nil {
 		p.log.Warn("timeline: range read failed", "err", err)
+		return nil
 	}
 	for _, k := range old {
 		c.Delete(k)
 	}
+	return waiting
 }
 
 // onSend keeps a send command, with its payload, for the "sent" entry of
@@ -575,8 +581,10 @@ func (p *Processor) expire(c partition, user string) error {
 	now := c.Now()
 	ix.Armed = 0
 	p.retain(c, user, &ix, now)
-	p.expirePending(c, user, now.Add(-p.cfg.Retention.MaxAge))
-	if len(ix.Instances) == 0 && len(ix.NotEntered) == 0 && p.countRange(c, pendingPrefix(user, "")) == 0 {
+	if len(ix.Waiting) > 0 {
+		ix.Waiting = p.expirePending(c, user, now.Add(-p.cfg.Retention.MaxAge))
+	}
+	if len(ix.Instances) == 0 && len(ix.NotEntered) == 0 && len(ix.Waiting) == 0 {
 		// Nothing is left to show: whatever is left under the prefix (a
 		// send whose activity never came) goes too.
 		p.deleteTimelineRange(c, timelinePrefix(user))

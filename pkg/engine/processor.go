@@ -44,6 +44,7 @@ type partition interface {
 	Schedule(key []byte, due time.Time, payload []byte) error
 	Cancel(key []byte) error
 	Emit(topic string, key, value []byte, headers ...stream.Header)
+	AfterCommit(f func())
 }
 
 var _ partition = (*stream.Context)(nil)
@@ -51,8 +52,18 @@ var _ partition = (*stream.Context)(nil)
 // handle is the engine's stream processor: process the message, then
 // classify its failure, once, here (see classify).
 func (e *Engine) handle(c partition, m stream.Message) error {
+	if processFault != nil {
+		if err := processFault(m); err != nil {
+			return e.classify(m, err)
+		}
+	}
 	return e.classify(m, e.process(c, m))
 }
+
+// processFault, when a test sets it (export_test.go), is asked before
+// each message is processed and fails it with the error it returns: a
+// transient failure of one message aborts the transaction of the others.
+var processFault func(stream.Message) error
 
 // classify gives a message's failure its class. Transient (a store read
 // or the schema registry that did not answer, marked stream.Retryable
@@ -145,7 +156,7 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 		return stream.Retryable(fmt.Errorf("apply user %q: %w", user, err))
 	}
 	if e.tracing != nil {
-		e.tracing.record(user, in, &fx)
+		e.tracing.record(c, user, in, &fx)
 	}
 	if err := e.timers(c, user, fx.Timers); err != nil {
 		return err
@@ -440,6 +451,7 @@ func (e *Engine) location(name string) *time.Location {
 // emit produces the effects in the transaction.
 func (e *Engine) emit(c partition, fx journey.Effects) error {
 	e.observe(&fx)
+	e.countActive(c, &fx)
 	ctx := context.Background()
 	for i := range fx.Sends {
 		s := &fx.Sends[i]

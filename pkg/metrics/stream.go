@@ -26,8 +26,9 @@ type topicPartition struct {
 }
 
 type topicKind struct {
-	topic string
-	kind  stream.Kind
+	topic   string
+	kind    stream.Kind
+	outcome stream.Outcome
 }
 
 type topicClass struct{ topic, class string }
@@ -66,9 +67,9 @@ func NewStream(m metric.Meter) (*Stream, error) {
 	perPartition := func(k topicPartition) []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
 	}
-	s.processed = counterOf(in, "beckon_stream_messages", "Messages handled (records, table updates, timers), dead-lettered ones included.",
+	s.processed = counterOf(in, "beckon_stream_messages", "Messages handled (records, table updates, timers), by outcome: processed, dead_lettered, or retried (their transaction aborted).",
 		func(k topicKind) []attribute.KeyValue {
-			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String())}
+			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String()), attribute.String("outcome", k.outcome.String())}
 		})
 	s.aborts = counterOf(in, "beckon_stream_aborts", "Transactions that did not commit, by cause.", label("cause"))
 	s.retries = counterOf(in, "beckon_stream_retries", "Partitions paused after a transient failure, by cause.", label("cause"))
@@ -121,9 +122,9 @@ func (s *Stream) owns(partition int32) bool {
 	return false
 }
 
-// Processed counts handled messages by topic and kind.
-func (s *Stream) Processed(topic string, _ int32, kind stream.Kind, n int) {
-	s.processed.add(topicKind{topic, kind}, int64(n))
+// Processed counts handled messages by topic, kind and outcome.
+func (s *Stream) Processed(topic string, _ int32, kind stream.Kind, outcome stream.Outcome, n int) {
+	s.processed.add(topicKind{topic, kind, outcome}, int64(n))
 }
 
 // Committed records a committed transaction's duration and size.

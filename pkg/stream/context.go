@@ -26,6 +26,7 @@ type Context struct {
 	undo   []undo
 	emits  []*kgo.Record
 	timers int64 // change in the number of pending timers
+	after  []func()
 }
 
 type write struct {

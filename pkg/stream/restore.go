@@ -67,6 +67,7 @@ func (r *Runner) release(p *partitionState) {
 	p.ready.Store(false)
 	p.cancelRestore()
 	p.restored.Wait()
+	r.watchReleased(p)
 	if err := p.st.close(); err != nil {
 		r.log.Warn("close store", "partition", p.id, "err", err)
 	}
@@ -103,6 +104,9 @@ func (r *Runner) restore(ctx context.Context, p *partitionState, cl *kgo.Client)
 	started := time.Now()
 	for {
 		err := r.restoreOnce(ctx, p)
+		if err == nil {
+			err = r.watchReady(ctx, p)
+		}
 		if err == nil {
 			break
 		}
@@ -146,6 +150,7 @@ func (r *Runner) restoreAgain(p *partitionState) {
 	// The cache may hold rows the failed batch should have replaced.
 	p.cache = newReadCache(r.o.StateCacheBytes)
 	p.cancelRestore()
+	r.watchReleased(p)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancelRestore = cancel
 	p.restored.Add(1)

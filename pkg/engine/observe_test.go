@@ -1,0 +1,236 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/metrics"
+	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/stream"
+	"github.com/beckon-dev/beckon/pkg/telemetry"
+	"github.com/beckon-dev/beckon/pkg/telemetry/otlptest"
+)
+
+var _ engine.ActiveMetrics = (*metrics.Journeys)(nil)
+
+// TestAbortedTransactionExportsEachSpanOnce: a step span is exported when
+// the Kafka transaction that made it commits, never before. Two events of
+// one user arrive in one batch; the second fails transiently twice, so the
+// transactions that processed the first abort, and the third attempt
+// commits both. The OTLP receiver gets each step span exactly once.
+func TestAbortedTransactionExportsEachSpanOnce(t *testing.T) {
+	rcv, tp := otlptest.Tracing(t, "http/protobuf", telemetry.Options{ServiceName: "beckon-engine"})
+	h := newHarness(t)
+	if _, err := h.control.Publish(h.ctx, []byte(cartJourney), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	h.profile("u1")
+
+	var mu sync.Mutex
+	firstSeen, failures, firstBeforeFailure := 0, 0, 0
+	engine.SetProcessFault(t, func(m stream.Message) error {
+		if m.Kind != stream.KindRecord || m.Topic != h.topic("events") {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, hd := range m.Headers {
+			if hd.Key == "test-fault" && failures < 2 {
+				failures++
+				if firstSeen == failures {
+					firstBeforeFailure++
+				}
+				return stream.Retryable(errors.New("dependency down"))
+			}
+		}
+		firstSeen++
+		return nil
+	})
+	activity := h.read("activity")
+	runTracedEngine(t, h, tp, "engine-1", t.TempDir())
+
+	event := func(sku string) []byte {
+		b, err := h.codec.Encode(h.ctx, h.topic("events"), records.Event{
+			MessageID: "added-" + sku, Type: records.EventTrack, Name: "Product Added", UserID: "u1", Timestamp: h.clock.now(),
+			Properties: records.JSON(fmt.Sprintf(`{"cart_id":"c1","sku":%q}`, sku)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// One produce call: one batch, fetched whole into one transaction.
+	if err := h.cl.ProduceSync(h.ctx,
+		&kgo.Record{Topic: h.topic("events"), Key: []byte("u1"), Value: event("SH-01")},
+		&kgo.Record{Topic: h.topic("events"), Key: []byte("u1"), Value: event("SH-02"), Headers: []kgo.RecordHeader{{Key: "test-fault", Value: []byte("yes")}}},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Entered, waiting (the hold starts), then waiting again (reset).
+	recs := activity.wait(t, "both events' activities", func(r []*kgo.Record) bool { return len(r) >= 3 })
+	acts := h.activities(recs)
+	mu.Lock()
+	if failures != 2 || firstBeforeFailure != 2 {
+		mu.Unlock()
+		t.Fatalf("the first event was processed in %d of the %d aborted transactions, want 2 of 2 (it did not share their transaction)", firstBeforeFailure, failures)
+	}
+	mu.Unlock()
+
+	wantSpans := map[string]bool{}
+	for _, a := range acts {
+		wantSpans[a.SpanID] = true
+	}
+	rcv.WaitFor(t, "every step's span", func([]otlptest.Span) bool {
+		if err := tp.ForceFlush(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, s := range rcv.Spans() {
+			have[s.SpanID] = true
+		}
+		for id := range wantSpans {
+			if !have[id] {
+				return false
+			}
+		}
+		return true
+	})
+	exported := map[string]int{}
+	for _, s := range rcv.Spans() {
+		if strings.HasPrefix(s.Name, "journey.") {
+			exported[s.SpanID]++
+		}
+	}
+	for id, n := range exported {
+		if n != 1 || !wantSpans[id] {
+			t.Errorf("span %s exported %d times (of a committed step: %v), want once", id, n, wantSpans[id])
+		}
+	}
+	t.Logf("%d activities in %d step spans, after 2 aborted transactions", len(acts), len(exported))
+}
+
+// activeGauge reads beckon_journey_active_instances of journey from reg's
+// Prometheus exposition; -1 when there is no such series.
+func activeGauge(t *testing.T, reg *metrics.Registry, journey string) int {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	prefix := `beckon_journey_active_instances{journey="` + journey + `"} `
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// runMeasuredEngine runs an engine of h's deployment with a registry of
+// its own, as a new process would, and waits until it is ready.
+func runMeasuredEngine(t *testing.T, h *harness, id, dir string) (reg *metrics.Registry, stop func()) {
+	t.Helper()
+	reg, err := metrics.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, jm, err := metrics.ForEngine(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{
+		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, Topics: h.layout, Codec: h.codec, StateDir: dir, InstanceID: id,
+		Group:   h.group,
+		Stream:  stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond, Metrics: sm},
+		Metrics: jm,
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm.ReportOwned(e.OwnedPartitions)
+	h.engine = e
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	h.waitReady()
+	return reg, stop
+}
+
+// TestActiveInstancesFromStateAcrossARestart: the active-instances gauge
+// is the number of running instances in the state of the partitions the
+// engine owns: counted from the state when they are restored, moved by
+// each committed entry and exit. An engine restarted on its state
+// directory, and one restored from the changelog alone, report the
+// instances that entered before they started.
+func TestActiveInstancesFromStateAcrossARestart(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.control.Publish(h.ctx, []byte(cartJourney), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	waitGauge := func(reg *metrics.Registry, want int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for got := activeGauge(t, reg, "abandoned-cart"); got != want; got = activeGauge(t, reg, "abandoned-cart") {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: active instances %d, want %d", what, got, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	activity := h.read("activity")
+	dir := t.TempDir()
+	reg, stop := runMeasuredEngine(t, h, "engine-1", dir)
+	for i := 1; i <= 4; i++ {
+		h.event(fmt.Sprintf("u%d", i), "Product Added", fmt.Sprintf(`{"cart_id":"c%d","sku":"SH-01"}`, i))
+	}
+	waitGauge(reg, 4, "four carts entered")
+	h.event("u4", "Order Completed", `{"cart_id":"c4"}`)
+	activity.wait(t, "the exit", func(r []*kgo.Record) bool {
+		return countKind(h.activities(r), records.ActivityExited, "") == 1
+	})
+	waitGauge(reg, 3, "one cart ordered")
+	stop()
+
+	// A new process on the same state directory: counted from the store
+	// before any record is processed, so right when it is ready.
+	reg, stop = runMeasuredEngine(t, h, "engine-2", dir)
+	if got := activeGauge(t, reg, "abandoned-cart"); got != 3 {
+		t.Fatalf("restarted on its state: active instances %d, want 3", got)
+	}
+	stop()
+
+	// Another with no local state: restored from the changelog.
+	reg, _ = runMeasuredEngine(t, h, "engine-3", t.TempDir())
+	if got := activeGauge(t, reg, "abandoned-cart"); got != 3 {
+		t.Fatalf("restored from the changelog: active instances %d, want 3", got)
+	}
+	h.event("u5", "Product Added", `{"cart_id":"c5","sku":"SH-01"}`)
+	waitGauge(reg, 4, "a fifth cart after the restart")
+	h.event("u1", "Order Completed", `{"cart_id":"c1"}`)
+	waitGauge(reg, 3, "an order after the restart")
+}

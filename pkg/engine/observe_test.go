@@ -1,12 +1,12 @@
 package engine_test
 
 import (
-	"context"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
@@ -152,33 +153,7 @@ func runMeasuredEngine(t *testing.T, h *harness, id, dir string) (reg *metrics.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(engine.Config{
-		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, Topics: h.layout, Codec: h.codec, StateDir: dir, InstanceID: id,
-		Group:   h.group,
-		Stream:  stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond, Metrics: sm},
-		Metrics: jm,
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm.ReportOwned(e.OwnedPartitions)
-	h.engine = e
-	ctx, cancel := context.WithCancel(h.ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	h.waitReady()
-	return reg, stop
+	return reg, runEngine(t, h, id, dir, func(c *engine.Config) { c.Stream.Metrics, c.Metrics = sm, jm })
 }
 
 // TestActiveInstancesFromStateAcrossARestart: the active-instances gauge
@@ -233,4 +208,96 @@ func TestActiveInstancesFromStateAcrossARestart(t *testing.T) {
 	waitGauge(reg, 4, "a fifth cart after the restart")
 	h.event("u1", "Order Completed", `{"cart_id":"c1"}`)
 	waitGauge(reg, 3, "an order after the restart")
+}
+
+// lockedBuffer is a log destination safe for the engine's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the JSON log records written so far.
+func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestRuntimeLogsCarryTheRecordsTrace: with tracing on, what the runtime
+// and the engine log about a record carries the trace and span IDs of the
+// record's receipt span, in the trace its producer started (its
+// traceparent header): here the runtime's dead-lettering of an
+// undecodable event and the engine's transient failure of another.
+func TestRuntimeLogsCarryTheRecordsTrace(t *testing.T) {
+	_, tp := otlptest.Tracing(t, "http/protobuf", telemetry.Options{ServiceName: "beckon-engine"})
+	h := newHarness(t)
+	if _, err := h.control.Publish(h.ctx, []byte(cartJourney), records.FormatYAML); err != nil {
+		t.Fatal(err)
+	}
+	failed := false
+	var mu sync.Mutex
+	engine.SetProcessFault(t, func(m stream.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, hd := range m.Headers {
+			if hd.Key == "test-fault" && !failed {
+				failed = true
+				return stream.Retryable(errors.New("dependency down"))
+			}
+		}
+		return nil
+	})
+	logs := &lockedBuffer{}
+	runEngine(t, h, "engine-1", t.TempDir(), func(c *engine.Config) {
+		c.Tracing = tp
+		c.Logger = logging.New(logs, logging.JSON, slog.LevelInfo)
+	})
+	const badTrace, flakyTrace = "0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"
+	good, err := h.codec.Encode(h.ctx, h.topic("events"), records.Event{
+		MessageID: "flaky-1", Type: records.EventTrack, Name: "Product Added", UserID: "u1", Timestamp: h.clock.now(),
+		Properties: records.JSON(`{"cart_id":"c1","sku":"SH-01"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cl.ProduceSync(h.ctx,
+		&kgo.Record{Topic: h.topic("events"), Key: []byte("u1"), Value: []byte("not an event"),
+			Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-" + badTrace + "-b7ad6b7169203331-01")}}},
+		&kgo.Record{Topic: h.topic("events"), Key: []byte("u1"), Value: good,
+			Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-" + flakyTrace + "-00f067aa0ba902b7-01")}, {Key: "test-fault", Value: []byte("yes")}}},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.read("dlq").wait(t, "the dead letter", func(r []*kgo.Record) bool { return len(r) == 1 })
+	want := map[string]string{"dead-lettering message": badTrace, "transient failure: the transaction will be retried": flakyTrace}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(want) > 0 {
+		for _, l := range logs.lines(t) {
+			msg, _ := l["msg"].(string)
+			if trace, ok := want[msg]; ok && l["trace_id"] == trace && len(fmt.Sprint(l["span_id"])) == 16 {
+				delete(want, msg)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line %v with its record's trace ID and a span ID in:\n%v", want, logs.lines(t))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -45,6 +45,7 @@ type partition interface {
 	Cancel(key []byte) error
 	Emit(topic string, key, value []byte, headers ...stream.Header)
 	AfterCommit(f func())
+	TraceContext() context.Context
 }
 
 var _ partition = (*stream.Context)(nil)
@@ -86,7 +87,7 @@ func (e *Engine) classify(m stream.Message, err error) error {
 		}
 		err = stream.Retryable(err)
 	}
-	e.log.Warn("transient failure: the transaction will be retried", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+	e.log.WarnContext(m.Context(), "transient failure: the transaction will be retried", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 	return err
 }
 
@@ -359,7 +360,7 @@ func (e *Engine) snapshot(c partition, user string) (*journey.Snapshot, error) {
 			if codec.IsTransient(err) {
 				return nil, fmt.Errorf("decode fact %s of user %q: %w", name, user, err)
 			}
-			e.log.Warn("undecodable fact: the user's journeys run without it", "user", user, "fact", name, "err", err)
+			e.log.WarnContext(c.TraceContext(), "undecodable fact: the user's journeys run without it", "user", user, "fact", name, "err", err)
 			continue
 		}
 		var x any
@@ -389,7 +390,7 @@ func (e *Engine) profile(c partition, user string) (*records.Profile, *time.Loca
 	case codec.IsTransient(err):
 		return nil, nil, fmt.Errorf("decode profile of user %q: %w", user, err)
 	case err != nil:
-		e.log.Warn("undecodable profile: the user's journeys run without it", "user", user, "err", err)
+		e.log.WarnContext(c.TraceContext(), "undecodable profile: the user's journeys run without it", "user", user, "err", err)
 		return nil, nil, nil
 	}
 	return p, loc, nil
@@ -418,12 +419,12 @@ func (e *Engine) lookupPort(c partition) func(table, key string) (map[string]any
 			}
 			// Bad data in the row: the journey's missing-data policy
 			// applies.
-			e.log.Warn("undecodable lookup row: taken as missing", "table", table, "key", key, "err", err)
+			e.log.WarnContext(c.TraceContext(), "undecodable lookup row: taken as missing", "table", table, "key", key, "err", err)
 			return nil, false, nil
 		}
 		row, err := rec.Attributes.Map()
 		if err != nil {
-			e.log.Warn("lookup row attributes are not a JSON object: taken as missing", "table", table, "key", key, "err", err)
+			e.log.WarnContext(c.TraceContext(), "lookup row attributes are not a JSON object: taken as missing", "table", table, "key", key, "err", err)
 			return nil, false, nil
 		}
 		row["id"] = rec.ID

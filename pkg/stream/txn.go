@@ -246,7 +246,7 @@ func (t *txn) process(w *partitionWork, m Message) error {
 		// it without calling the processor again.
 		return t.deadLetterRefused(w, m, rej)
 	}
-	c := &Context{now: t.now, w: w, globals: r.globals}
+	c := &Context{now: t.now, w: w, globals: r.globals, msg: &m}
 	err := call(r.g.process, c, &m, r.log)
 	if err == nil {
 		err = t.checkOutputs(c)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/beckon-dev/beckon/pkg/journey"
-	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 )
 
@@ -88,26 +87,3 @@ func (w activeWatcher) Ready(partition int32, scan stream.StateScan) error {
 
 // Released forgets the partition's count: its next owner reports it.
 func (w activeWatcher) Released(partition int32) { w.m.ActiveInstances(partition, nil) }
-
-// countActive moves the partition's count by the message's entries and
-// exits once its transaction commits: an aborted one changed no state.
-func (e *Engine) countActive(c partition, fx *journey.Effects) {
-	am := e.active
-	if am == nil {
-		return
-	}
-	for i := range fx.Activities {
-		a := &fx.Activities[i]
-		var delta int64
-		switch a.Kind {
-		case records.ActivityEntered:
-			delta = 1
-		case records.ActivityExited:
-			delta = -1
-		default:
-			continue
-		}
-		p, j := c.Partition(), a.JourneyID
-		c.AfterCommit(func() { am.ActiveChanged(p, j, delta) })
-	}
-}

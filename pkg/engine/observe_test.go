@@ -60,7 +60,15 @@ func TestAbortedTransactionExportsEachSpanOnce(t *testing.T) {
 		return nil
 	})
 	activity := h.read("activity")
-	runTracedEngine(t, h, tp, "engine-1", t.TempDir())
+	reg, err := metrics.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, jm, err := metrics.ForEngine(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, h, "engine-1", t.TempDir(), func(c *engine.Config) { c.Tracing, c.Stream.Metrics, c.Metrics = tp, sm, jm })
 
 	event := func(sku string) []byte {
 		b, err := h.codec.Encode(h.ctx, h.topic("events"), records.Event{
@@ -120,15 +128,35 @@ func TestAbortedTransactionExportsEachSpanOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d activities in %d step spans, after 2 aborted transactions", len(acts), len(exported))
+
+	// The counts too are of what committed: one entry, two events
+	// processed, and the attempts that aborted as retried.
+	events := h.topic("events")
+	if n := sample(t, reg, `beckon_journey_entries_total{journey="abandoned-cart"}`); n != 1 {
+		t.Errorf("entries counted %d, want 1", n)
+	}
+	if n := sample(t, reg, `beckon_stream_messages_total{kind="record",outcome="processed",topic="`+events+`"}`); n != 2 {
+		t.Errorf("events processed %d, want 2", n)
+	}
+	if n := sample(t, reg, `beckon_stream_messages_total{kind="record",outcome="retried",topic="`+events+`"}`); n != 4 {
+		t.Errorf("events retried %d, want 4 (both events in each of 2 aborted transactions)", n)
+	}
 }
 
 // activeGauge reads beckon_journey_active_instances of journey from reg's
 // Prometheus exposition; -1 when there is no such series.
 func activeGauge(t *testing.T, reg *metrics.Registry, journey string) int {
 	t.Helper()
+	return sample(t, reg, `beckon_journey_active_instances{journey="`+journey+`"}`)
+}
+
+// sample reads one series (name and labels, as exposed) from reg's
+// Prometheus exposition; -1 when there is no such series.
+func sample(t *testing.T, reg *metrics.Registry, series string) int {
+	t.Helper()
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	prefix := `beckon_journey_active_instances{journey="` + journey + `"} `
+	prefix := series + " "
 	for _, line := range strings.Split(rec.Body.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
 			n, err := strconv.Atoi(v)

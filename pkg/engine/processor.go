@@ -451,8 +451,7 @@ func (e *Engine) location(name string) *time.Location {
 
 // emit produces the effects in the transaction.
 func (e *Engine) emit(c partition, fx journey.Effects) error {
-	e.observe(&fx)
-	e.countActive(c, &fx)
+	e.observe(c, &fx)
 	ctx := context.Background()
 	for i := range fx.Sends {
 		s := &fx.Sends[i]

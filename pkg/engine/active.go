@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"log/slog"
+	"strings"
 
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/stream"
@@ -39,6 +40,14 @@ type activeWatcher struct {
 // counted: the user's next input dead-letters it.
 func (w activeWatcher) Ready(partition int32, scan stream.StateScan) error {
 	counts := map[string]int64{}
+	// Journey IDs may share the store's memory, valid only during fn.
+	count := func(j string) {
+		if n, ok := counts[j]; ok {
+			counts[j] = n + 1
+		} else {
+			counts[strings.Clone(j)] = 1
+		}
+	}
 	var legacy []byte // the user whose head (format 3) names instances stored apart
 	err := scan(func(key, value []byte) bool {
 		if i := bytes.IndexByte(key, 0); i >= 0 {
@@ -50,31 +59,28 @@ func (w activeWatcher) Ready(partition int32, scan stream.StateScan) error {
 				w.log.Warn("counting active instances: undecodable instance", "partition", partition, "key", string(key), "err", err)
 				return true
 			}
-			counts[inst.Journey]++
+			count(inst.Journey)
 			return true
 		}
 		legacy = nil
-		var u journey.User
 		if !journey.IsHead(value) {
+			var u journey.User
 			if err := u.UnmarshalBinary(value); err != nil {
 				w.log.Warn("counting active instances: undecodable user state", "partition", partition, "user", string(key), "err", err)
 				return true
 			}
 			for _, inst := range u.Instances {
-				counts[inst.Journey]++
+				count(inst.Journey)
 			}
 			return true
 		}
-		_, stubs, err := u.UnmarshalHeadStubs(value)
+		listed, err := journey.HeadJourneys(value, count)
 		if err != nil {
 			w.log.Warn("counting active instances: undecodable user state", "partition", partition, "user", string(key), "err", err)
 			return true
 		}
-		if stubs == nil {
+		if !listed {
 			legacy = bytes.Clone(key)
-		}
-		for _, inst := range stubs {
-			counts[inst.Journey]++
 		}
 		return true
 	})

@@ -52,6 +52,7 @@ func exercised(t *testing.T) (*Registry, string) {
 	s.Processed("events", 1, stream.KindRecord, stream.OutcomeProcessed, 3)
 	s.Processed("events", 1, stream.KindRecord, stream.OutcomeRetried, 2)
 	s.Committed(20*time.Millisecond, 3)
+	s.TxnTiming(stream.TxnTiming{Flush: 2 * time.Millisecond, End: 5 * time.Millisecond, Messages: 3})
 	s.Aborted("transaction not committed: rebalance or fencing during the transaction")
 	s.Retried(1, `read journey state of user "u-42": pebble: closed`, time.Second)
 	s.DeadLettered("events", `decode event: wrong magic byte for user "u-42"`)
@@ -93,6 +94,8 @@ func TestExposition(t *testing.T) {
 		`beckon_stream_messages_total{kind="record",outcome="retried",topic="events"} 2`,
 		`beckon_stream_transaction_duration_seconds_count 1`,
 		`beckon_stream_transaction_messages_count 1`,
+		`beckon_stream_commit_duration_seconds_bucket{le="0.01"} 1`,
+		`beckon_stream_commit_duration_seconds_bucket{le="0.005"} 0`,
 		`beckon_stream_aborts_total{cause="rebalance"} 1`,
 		`beckon_stream_retries_total{cause="store_read"} 1`,
 		`beckon_stream_dead_letters_total{reason="undecodable",topic="events"} 1`,
@@ -145,6 +148,7 @@ func TestHooksDoNotAllocate(t *testing.T) {
 		"Processed":  func() { s.Processed("events", 3, stream.KindRecord, stream.OutcomeProcessed, 1) },
 		"Lag":        func() { s.Lag("events", 3, 9) },
 		"Committed":  func() { s.Committed(time.Millisecond, 10) },
+		"TxnTiming":  func() { s.TxnTiming(stream.TxnTiming{End: time.Millisecond}) },
 		"Sent":       func() { j.Sent("email") },
 		"Entered":    func() { j.Entered("cart") },
 		"Skipped":    func() { j.Skipped("quiet_hours") },

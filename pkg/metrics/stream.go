@@ -38,6 +38,7 @@ type topicClass struct{ topic, class string }
 type Stream struct {
 	processed     *counter[topicKind]
 	txnSeconds    metric.Float64Histogram
+	commitSeconds metric.Float64Histogram
 	txnMessages   metric.Int64Histogram
 	aborts        *counter[string]
 	retries       *counter[string]
@@ -54,6 +55,7 @@ type Stream struct {
 
 var _ stream.Metrics = (*Stream)(nil)
 var _ stream.RestoreMetrics = (*Stream)(nil)
+var _ stream.TxnTimingMetrics = (*Stream)(nil)
 
 // NewStream creates the runtime's instruments on m.
 func NewStream(m metric.Meter) (*Stream, error) {
@@ -84,6 +86,7 @@ func NewStream(m metric.Meter) (*Stream, error) {
 		return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
 	})
 	s.txnSeconds = in.seconds("beckon_stream_transaction_duration", "Committed transactions: from begin to commit.", latencyBuckets)
+	s.commitSeconds = in.seconds("beckon_stream_commit_duration", "Committed transactions: from the last message processed to the commit (flush, offsets, EndTxn).", latencyBuckets)
 	s.restoreTook = in.seconds("beckon_stream_restore_duration", "Partition restores, from assignment to ready.", restoreBuckets)
 	err := in.err
 	if err == nil {
@@ -131,6 +134,12 @@ func (s *Stream) Processed(topic string, _ int32, kind stream.Kind, outcome stre
 func (s *Stream) Committed(d time.Duration, messages int) {
 	s.txnSeconds.Record(context.Background(), d.Seconds(), s.none.rec...)
 	s.txnMessages.Record(context.Background(), int64(messages), s.none.rec...)
+}
+
+// TxnTiming records a committed transaction's commit latency: the wait
+// for its records' acknowledgements and the end of the transaction.
+func (s *Stream) TxnTiming(t stream.TxnTiming) {
+	s.commitSeconds.Record(context.Background(), (t.Flush + t.End).Seconds(), s.none.rec...)
 }
 
 // Aborted counts an aborted transaction by the class of its reason.

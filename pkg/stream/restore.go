@@ -16,10 +16,13 @@ import (
 // and restores each in the background; a partition is fetched and processed
 // only once its store is restored.
 func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
-	r.joined.Store(true)
 	nums := partitionNumbers(assigned)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Joined only with the new partitions in parts (Ready reads joined,
+	// then parts under mu): set before, Ready could find the group joined
+	// and no partition to wait for, and say ready before any restore.
+	defer r.joined.Store(true)
 	var fresh []int32
 	for _, n := range nums {
 		if _, owned := r.parts[n]; !owned {

@@ -60,14 +60,7 @@ func TestAbortedTransactionExportsEachSpanOnce(t *testing.T) {
 		return nil
 	})
 	activity := h.read("activity")
-	reg, err := metrics.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm, jm, err := metrics.ForEngine(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, sm, jm := engineMetrics(t)
 	runEngine(t, h, "engine-1", t.TempDir(), func(c *engine.Config) { c.Tracing, c.Stream.Metrics, c.Metrics = tp, sm, jm })
 
 	event := func(sku string) []byte {
@@ -169,9 +162,8 @@ func sample(t *testing.T, reg *metrics.Registry, series string) int {
 	return -1
 }
 
-// runMeasuredEngine runs an engine of h's deployment with a registry of
-// its own, as a new process would, and waits until it is ready.
-func runMeasuredEngine(t *testing.T, h *harness, id, dir string) (reg *metrics.Registry, stop func()) {
+// engineMetrics is a new registry with the engine's instruments.
+func engineMetrics(t *testing.T) (*metrics.Registry, *metrics.Stream, *metrics.Journeys) {
 	t.Helper()
 	reg, err := metrics.New()
 	if err != nil {
@@ -181,6 +173,14 @@ func runMeasuredEngine(t *testing.T, h *harness, id, dir string) (reg *metrics.R
 	if err != nil {
 		t.Fatal(err)
 	}
+	return reg, sm, jm
+}
+
+// runMeasuredEngine runs an engine of h's deployment with a registry of
+// its own, as a new process would, and waits until it is ready.
+func runMeasuredEngine(t *testing.T, h *harness, id, dir string) (reg *metrics.Registry, stop func()) {
+	t.Helper()
+	reg, sm, jm := engineMetrics(t)
 	return reg, runEngine(t, h, id, dir, func(c *engine.Config) { c.Stream.Metrics, c.Metrics = sm, jm })
 }
 

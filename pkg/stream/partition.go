@@ -31,6 +31,13 @@ type partitionState struct {
 	timerFloor []byte
 	// timers is the number of scheduled timers.
 	timers int64
+	// tableAhead holds, per table the processor is not delivered, the
+	// offset after the last row the store reflects once restored: restore
+	// reads such a table to its end, ahead of the group's position, so
+	// the partition's first records see every row that existed when it
+	// was assigned. The group reads those rows again; they are screened
+	// but not applied twice. Set by restore, advanced by apply.
+	tableAhead map[string]int64
 	// lastWrites is the number of keys the last committed transaction
 	// wrote: the next one's write map starts that large instead of
 	// growing (and rehashing) key by key.
@@ -279,6 +286,9 @@ func (w *partitionWork) commit() error {
 		}
 	}
 	for topic, next := range w.tableNext {
+		if ahead, ok := w.p.tableAhead[topic]; ok && next <= ahead {
+			continue // the store already reflects more of the table
+		}
 		if err := b.Set(metaTableKey(topic), encodeOffset(next), nil); err != nil {
 			return err
 		}
@@ -296,6 +306,11 @@ func (w *partitionWork) commit() error {
 			continue
 		}
 		w.p.cache.put(k, wr.value, wr.del)
+	}
+	for topic, next := range w.tableNext {
+		if ahead, ok := w.p.tableAhead[topic]; ok && next > ahead {
+			w.p.tableAhead[topic] = next
+		}
 	}
 	w.p.timers += w.timers
 	w.p.timerFloor = w.timerFloor

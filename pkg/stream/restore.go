@@ -219,7 +219,13 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 	}
 
 	// Tables: from what the store reflects up to the group's committed
-	// offset, where processing resumes.
+	// offset, where processing resumes. A table the processor is not
+	// delivered is read on to its stable end: a stream-table join must
+	// not see an event before the rows written before it, and the group
+	// would otherwise read the two topics at their own pace (a profile
+	// table bigger than one fetch arrives over several polls, behind the
+	// events). Kafka Streams waits for every input's buffered data
+	// instead (max.task.idle.ms); restoring ahead needs no waiting.
 	if len(r.g.tables) == 0 {
 		return nil
 	}
@@ -227,6 +233,7 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 	if err != nil {
 		return err
 	}
+	p.tableAhead = map[string]int64{}
 	for _, topic := range r.g.tables {
 		meta := metaTableKey(topic)
 		from, err := readOffset(st.db, meta)
@@ -240,17 +247,23 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 		if from < 0 {
 			from = 0
 		}
-		if from >= to {
+		ahead := !r.g.deliver[topic]
+		if from >= to && !ahead {
 			continue
 		}
-		tstart, _, err := r.stableBounds(ctx, topic, p.id)
+		tstart, tend, err := r.stableBounds(ctx, topic, p.id)
 		if err != nil {
 			return err
+		}
+		if ahead {
+			to = max(to, tend)
 		}
 		from = max(from, tstart)
 		if err := r.readInto(ctx, st, topic, p.id, from, to, meta, func(b *pebble.Batch, rec *kgo.Record) error {
 			if ok, err := r.restorable(rec); !ok {
-				return err // nil for a row dead-lettered when it was processed
+				// nil for a row dead-lettered when it was processed, or
+				// to be when the group reads it (read ahead)
+				return err
 			}
 			k := tableKey(topic, rec.Key)
 			if rec.Value == nil {
@@ -259,6 +272,13 @@ func (r *Runner) restoreOnce(ctx context.Context, p *partitionState) error {
 			return b.Set(k, rec.Value, nil)
 		}); err != nil {
 			return fmt.Errorf("restore table %s partition %d: %w", topic, p.id, err)
+		}
+		if ahead {
+			next, err := readOffset(st.db, meta)
+			if err != nil {
+				return err
+			}
+			p.tableAhead[topic] = max(next, 0)
 		}
 	}
 	return nil

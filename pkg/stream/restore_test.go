@@ -2,10 +2,14 @@ package stream
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestRestoreRebuildsDeletedAndCorruptStores: after a stop, one
@@ -115,5 +119,84 @@ func TestTablesAndGlobalTables(t *testing.T) {
 	got = values(e.readAll(e.out, 5))
 	if got["u1 (gold) added Rain Parka"] != 2 {
 		t.Errorf("after rebuilding the stores the profile or catalog row is missing: %v", got)
+	}
+}
+
+// TestTableRowsBeforeAnEventAreSeenByIt: a profile table far bigger than
+// one fetch, written before the events that join it, is read in full
+// before the partition's first event: every event finds its user's row,
+// though the group reads the table and the events at their own pace.
+// Rows written while the runner runs, and rows the group then reads a
+// second time, keep the last value.
+func TestTableRowsBeforeAnEventAreSeenByIt(t *testing.T) {
+	e := newEnv(t)
+	const users = 3000
+	pad := strings.Repeat("p", 200)
+	var rows, evs []string
+	for u := range users {
+		rows = append(rows, fmt.Sprintf("u%d", u), fmt.Sprintf("gold %s", pad))
+		evs = append(evs, fmt.Sprintf("u%d", u), "x")
+	}
+	// Many small batches: a fetch returns whole batches, so one big batch
+	// per partition would arrive in one piece.
+	for i := 0; i < len(rows); i += 120 {
+		e.produce(e.profile, rows[i:i+120]...)
+	}
+	e.produce(e.events, evs...)
+	g, err := Define(e.prefix+"join",
+		Input(e.events), Table(e.profile, false),
+		Changelog(e.change), DeadLetter(e.dlq),
+		Process(func(c *Context, m Message) error {
+			profile, ok, err := c.Lookup(e.profile, m.Key)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				profile = []byte("missing")
+			}
+			c.Emit(e.out, m.Key, fmt.Appendf(nil, "%s %.4s", m.Key, profile))
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(g, Options{
+		Kafka:         []kgo.Opt{kgo.SeedBrokers(e.brokers...)},
+		StateDir:      t.TempDir(),
+		InstanceID:    "a",
+		FetchMaxBytes: 16 << 10, // the table takes dozens of fetches
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start(r)
+	got := values(e.readAll(e.out, users))
+	missing := 0
+	for u := range users {
+		if n := got[fmt.Sprintf("u%d gold", u)]; n != 1 {
+			missing++
+			if missing <= 5 {
+				t.Errorf("u%d: its event saw the row %d times (missing: %d), want once", u, n, got[fmt.Sprintf("u%d miss", u)])
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d events did not see the profile row written before them", missing, users)
+	}
+
+	// A row updated now is seen by the next event; the rows the group
+	// read again (already applied by the restore) did not overwrite it.
+	e.produce(e.profile, "u7", "silver")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.produce(e.events, "u7", "x")
+		out := values(e.readAll(e.out, users+1))
+		if out["u7 silv"] > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("u7's event never saw its new row: %v", out["u7 gold"])
+		}
 	}
 }

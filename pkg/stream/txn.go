@@ -164,6 +164,11 @@ func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 			continue
 		}
 		if r.g.isTable(rec.Topic) {
+			if rec.Offset < w.p.tableAhead[rec.Topic] {
+				// Restore applied it ahead of the group's position.
+				r.o.Metrics.Processed(rec.Topic, rec.Partition, KindTableUpdate, 1)
+				continue
+			}
 			applyTableRow(w, rec)
 			if !r.g.deliver[rec.Topic] {
 				w.out.count(&m, KindTableUpdate, false)

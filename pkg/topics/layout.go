@@ -16,6 +16,10 @@ const (
 	DefaultPartitions        int32 = 12
 	DefaultReplicationFactor int16 = 3
 	DefaultStore                   = "engine"
+	// JourneyMetricsStore is the state store of the journey metrics
+	// processor (pkg/journeymetrics); its changelog is declared with the
+	// engine's.
+	JourneyMetricsStore = "journey-metrics"
 )
 
 // MaxMessageBytes is every topic's max.message.bytes (Kafka's default,
@@ -153,6 +157,7 @@ func Declare(opts Options) (Layout, error) {
 	for _, s := range opts.Stores {
 		add("changelog."+s, p, true, compacted(), "changelog of the "+s+" state store; Pebble is its cache")
 	}
+	add("changelog."+JourneyMetricsStore, p, true, compacted(), "changelog of the journey metrics processor's partial counts")
 	for _, lk := range opts.Lookups {
 		add("lookups."+lk, p, false, compacted(), "warehouse entities keyed by their own ID, replicated to every engine: "+lk)
 	}
@@ -163,6 +168,7 @@ func Declare(opts Options) (Layout, error) {
 	add("activity", p, false, deleteAfter(activityRetention), "every journey instance transition")
 	add("handoff", p, false, deleteAfter(handoffRetention), "conversations handed to a human agent")
 	add("dlq", p, false, deleteAfter(dlqRetention), "undecodable or invalid input, with reason and origin in headers")
+	add("metrics.journeys", p, false, compacted(), "partial journey counts per input partition, read and summed by the API; names no user")
 	return l, nil
 }
 

@@ -40,6 +40,9 @@ func TestDeclare(t *testing.T) {
 		"activity":         {false, "delete", DefaultPartitions},
 		"handoff":          {false, "delete", DefaultPartitions},
 		"dlq":              {false, "delete", DefaultPartitions},
+
+		"changelog.journey-metrics": {true, "compact", DefaultPartitions},
+		"metrics.journeys":          {false, "compact", DefaultPartitions},
 	}
 	if len(l.Specs) != len(want) {
 		t.Errorf("declared %d topics, want %d: %v", len(l.Specs), len(want), l.Names())

@@ -14,6 +14,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -75,9 +76,20 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 		return nil, nil, err
 	}
 	streamMetrics.ReportOwned(e.OwnedPartitions)
+	// The journey metrics processor runs beside the engine, as the
+	// engine service runs it by default.
+	jm, err := journeymetrics.New(journeymetrics.Config{Topics: layout, Codec: cd, Group: "beckon-engine-metrics"})
+	if err != nil {
+		return nil, nil, err
+	}
+	run, err := jm.Alongside(stream.Options{Kafka: kopts, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", Clock: c.journeyNow,
+		StayInGroupOnShutdown: true, Logger: c.log.With("component", "journey-metrics")}, e.Run)
+	if err != nil {
+		return nil, nil, err
+	}
 	ectx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- e.Run(ectx) }()
+	go func() { done <- run(ectx) }()
 	var stopped atomic.Bool
 	stop := func() {
 		if stopped.CompareAndSwap(false, true) {

@@ -18,6 +18,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/health"
+	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
@@ -38,6 +39,7 @@ var engineSettings = []settings.Setting{
 	{Flag: "memory-limit", Env: "BECKON_MEMORY_LIMIT", Default: "auto", Usage: "soft limit of the Go heap: auto (GOMEMLIMIT, else the container's memory limit less 256 MiB, else 256 MiB), off, or a size such as 384MiB"},
 	{Flag: "session-timeout", Env: "BECKON_SESSION_TIMEOUT", Default: "45s", Usage: "group session timeout: how long a crashed instance keeps its partitions before the others take them over (the broker's group.min.session.timeout.ms, 6s by default, is the floor)"},
 	{Flag: "transaction-timeout", Env: "BECKON_TRANSACTION_TIMEOUT", Default: "10s", Usage: "how long a crashed instance's open transaction can hold up its partitions' readers before the broker aborts it"},
+	{Flag: "journey-metrics", Env: "BECKON_JOURNEY_METRICS", Default: "true", Usage: "also run the journey metrics processor: its own consumer group, <group>-metrics, spread over the engine instances"},
 	{Flag: "max-payload-bytes", Env: "BECKON_MAX_PAYLOAD_BYTES", Default: "65536", Usage: "largest send payload; a larger one is not sent and an error activity says so"},
 }
 
@@ -157,8 +159,21 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		}
 		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
+	run := e.Run
+	if on, err := own.Bool("journey-metrics"); err != nil {
+		return err
+	} else if on {
+		jm, err := journeymetrics.New(journeymetrics.Config{Topics: layout, Codec: cd, Group: own.String("group") + "-metrics"})
+		if err != nil {
+			return err
+		}
+		so := stream.Options{Kafka: kopts, StateDir: own.String("state-dir"), InstanceID: id, TransactionTimeout: txnTimeout, Logger: log.With("component", "journey-metrics")}
+		if run, err = jm.Alongside(so, e.Run); err != nil {
+			return err
+		}
+	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
-	return e.Run(ctx)
+	return run(ctx)
 }
 
 // duration parses a positive duration setting.

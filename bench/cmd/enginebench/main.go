@@ -26,6 +26,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -592,13 +593,25 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 	if err != nil {
 		return err
 	}
+	defer eng.Stop(30 * time.Second) // on an error; Stop runs once
 	var lats []time.Duration
+	// Every command ID is counted once: a duplicate send command visible
+	// to read_committed would break exactly-once, and would also let the
+	// watcher's record count reach n with a send still missing.
+	var mu sync.Mutex
+	ids, dups := make(map[string]struct{}), 0
 	warm := time.Now().Add(latencyWarmUp)
 	w, err := bench.Watch(seeds, d.prefix+"send.email", func(rec *kgo.Record, seen time.Time) {
 		var cmd records.SendCommand
 		if err := d.cd.Decode(ctx, rec.Value, &cmd); err != nil {
 			return
 		}
+		mu.Lock()
+		if _, ok := ids[cmd.CommandID]; ok {
+			dups++
+		}
+		ids[cmd.CommandID] = struct{}{}
+		mu.Unlock()
 		var p struct {
 			Sent int64 `json:"sent"`
 		}
@@ -619,7 +632,15 @@ func (r *report) latency(ctx context.Context, seeds []string, work string) error
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := w.WaitFor(wctx, n); err != nil {
-		return fmt.Errorf("latency: %w", err)
+		// The deferred Stop ends the engine child; the activity and
+		// dead-letter tally says where the missing sends went.
+		return fmt.Errorf("latency: %w; %s", err, d.shortfall(ctx))
+	}
+	mu.Lock()
+	unique, dup := len(ids), dups
+	mu.Unlock()
+	if dup > 0 || unique < n {
+		return fmt.Errorf("latency: %d send commands for %d events, %d of them duplicates; %s", unique+dup, n, dup, d.shortfall(ctx))
 	}
 	u, err := eng.Stop(30 * time.Second)
 	if err != nil {
@@ -646,7 +667,9 @@ func latencyText(l bench.Latencies, sends int) string {
 const latencyWarmUp = 2 * time.Second
 
 // pace produces Signed Up events at r.rate for the latency duration, each
-// stamped with its send time, to fresh users (each enters once).
+// stamped with its send time, round-robin over 10,000 users with
+// profiles: each user signs up again every 10,000/rate seconds, and every
+// sign-up enters the journey anew and sends once.
 func (r *report) pace(ctx context.Context, d *deployment) (int, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(r.seeds...), kgo.ProducerLinger(r.cfg.latencyLinger), kgo.MaxBufferedRecords(1_000_000))
 	if err != nil {

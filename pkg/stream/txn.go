@@ -166,7 +166,7 @@ func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 		if r.g.isTable(rec.Topic) {
 			if rec.Offset < w.p.tableAhead[rec.Topic] {
 				// Restore applied it ahead of the group's position.
-				r.o.Metrics.Processed(rec.Topic, rec.Partition, KindTableUpdate, 1)
+				w.out.count(&m, KindTableUpdate, false)
 				continue
 			}
 			applyTableRow(w, rec)

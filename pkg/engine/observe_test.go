@@ -163,7 +163,7 @@ func sample(t *testing.T, reg *metrics.Registry, series string) int {
 }
 
 // engineMetrics is a new registry with the engine's instruments.
-func engineMetrics(t *testing.T) (*metrics.Registry, *metrics.Stream, *metrics.Journeys) {
+func engineMetrics(t testing.TB) (*metrics.Registry, *metrics.Stream, *metrics.Journeys) {
 	t.Helper()
 	reg, err := metrics.New()
 	if err != nil {

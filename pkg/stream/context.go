@@ -28,7 +28,7 @@ type Context struct {
 	emits  []*kgo.Record
 	timers int64 // change in the number of pending timers
 	after  []func()
-	msg    *Message
+	msgCtx context.Context // Message.Context of the message
 }
 
 type write struct {
@@ -43,7 +43,7 @@ func (c *Context) Now() time.Time { return c.now }
 // TraceContext is the context of the message being processed
 // (Message.Context): with the Kafka client traced it holds the span of the
 // record's receipt, for the processor's log calls.
-func (c *Context) TraceContext() context.Context { return c.msg.Context() }
+func (c *Context) TraceContext() context.Context { return c.msgCtx }
 
 // Partition is the partition number being processed.
 func (c *Context) Partition() int32 { return c.w.p.id }

@@ -56,9 +56,14 @@ type outcomes struct {
 	deadLetters []deadLetterNote
 	// after holds the processors' AfterCommit functions, in order.
 	after []func()
+	// off is set when there are no Metrics to report to (NopMetrics).
+	off bool
 }
 
 func (o *outcomes) count(m *Message, kind Kind, dead bool) {
+	if o.off {
+		return
+	}
 	if o.tally == nil {
 		o.tally = make(map[tallyKey]int, 4)
 	}
@@ -66,6 +71,9 @@ func (o *outcomes) count(m *Message, kind Kind, dead bool) {
 }
 
 func (o *outcomes) deadLettered(m *Message, reason string) {
+	if o.off {
+		return
+	}
 	o.count(m, m.Kind, true)
 	o.deadLetters = append(o.deadLetters, deadLetterNote{m.Topic, reason})
 }

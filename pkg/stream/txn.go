@@ -54,8 +54,11 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 		byPartition[rec.Partition] = append(byPartition[rec.Partition], rec)
 	}
 	t.works = make(map[int32]*partitionWork, len(ready))
+	_, noMetrics := t.r.o.Metrics.(NopMetrics)
 	for _, p := range ready {
-		t.works[p.id] = newWork(t.r.g, p)
+		w := newWork(t.r.g, p)
+		w.out.off = noMetrics
+		t.works[p.id] = w
 	}
 	var notReady []error
 	for id, recs := range byPartition {
@@ -251,7 +254,7 @@ func (t *txn) process(w *partitionWork, m Message) error {
 		// it without calling the processor again.
 		return t.deadLetterRefused(w, m, rej)
 	}
-	c := &Context{now: t.now, w: w, globals: r.globals, msg: &m}
+	c := &Context{now: t.now, w: w, globals: r.globals, msgCtx: m.Context()}
 	err := call(r.g.process, c, &m, r.log)
 	if err == nil {
 		err = t.checkOutputs(c)

@@ -39,6 +39,7 @@ type Catalog struct {
 	versions map[string]map[int32]*version
 	snap     atomic.Pointer[CatalogSnapshot] // rebuilt on every Put
 	ready    atomic.Bool
+	changed  chan struct{} // closed and replaced on every Put
 }
 
 // version is one record of the journeys topic. It is not changed once
@@ -52,7 +53,7 @@ type version struct {
 // NewCatalog returns an empty catalog that validates definitions against
 // channels.
 func NewCatalog(channels []string, log *slog.Logger) *Catalog {
-	c := &Catalog{channels: channels, log: log, versions: map[string]map[int32]*version{}}
+	c := &Catalog{channels: channels, log: log, versions: map[string]map[int32]*version{}, changed: make(chan struct{})}
 	c.snap.Store(&CatalogSnapshot{})
 	return c
 }
@@ -179,6 +180,8 @@ func (c *Catalog) rebuild() {
 	}
 	slices.SortFunc(s.current, func(a, b *journey.Journey) int { return cmp.Compare(a.Def.ID, b.Def.ID) })
 	c.snap.Store(s)
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
 // Ready reports whether the catalog has read the topic up to where it

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -118,7 +119,7 @@ func (c *Control) PublishDraft(ctx context.Context, id string) (int32, error) {
 	}
 	cat.mu.RUnlock()
 	if draft == nil {
-		return 0, fmt.Errorf("journey %q has no draft", id)
+		return 0, fmt.Errorf("journey %q has %w", id, ErrNoDraft)
 	}
 	if draft.err != nil {
 		return 0, draft.err
@@ -145,10 +146,10 @@ func (c *Control) SetState(ctx context.Context, id string, state records.Journey
 	cur := cat.currentVersion(id)
 	cat.mu.RUnlock()
 	if cur == nil {
-		return fmt.Errorf("journey %q: no published version", id)
+		return fmt.Errorf("journey %q: no published version: %w", id, ErrState)
 	}
 	if cur.rec.State == records.JourneyArchived && state != records.JourneyArchived {
-		return fmt.Errorf("journey %q is archived; publish a new version instead", id)
+		return fmt.Errorf("journey %q is archived; publish a new version instead: %w", id, ErrState)
 	}
 	if state == records.JourneyLive && cur.err != nil {
 		return fmt.Errorf("journey %q version %d does not validate (has-errors): %w", id, cur.rec.Version, cur.err)
@@ -158,17 +159,50 @@ func (c *Control) SetState(ctx context.Context, id string, state records.Journey
 	return c.write(ctx, &rec)
 }
 
+// ErrState is returned for a change the journey's lifecycle state does
+// not allow (resuming an archived journey, pausing one never published).
+var ErrState = errors.New("not allowed in the journey's state")
+
+// ErrNoDraft is returned for a draft operation on a journey without one.
+var ErrNoDraft = errors.New("no draft")
+
+// DeleteDraft removes the journey's draft by tombstoning its record; the
+// published versions stay. It returns the deleted draft's version.
+func (c *Control) DeleteDraft(ctx context.Context, id string) (int32, error) {
+	cat, err := c.load(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read journeys: %w", err)
+	}
+	cat.mu.RLock()
+	var key string
+	var v int32
+	for n, x := range cat.versions[id] {
+		if x.rec.State == records.JourneyDraft && n > v {
+			key, v = x.rec.Key(), n
+		}
+	}
+	cat.mu.RUnlock()
+	if key == "" {
+		return 0, fmt.Errorf("journey %q: %w", id, ErrNoDraft)
+	}
+	return v, c.produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key)})
+}
+
 func (c *Control) write(ctx context.Context, rec *records.JourneyDefinition) error {
 	b, err := c.Codec.Encode(ctx, c.Topic, rec)
 	if err != nil {
 		return err
 	}
+	return c.produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(rec.Key()), Value: b})
+}
+
+func (c *Control) produce(ctx context.Context, r *kgo.Record) error {
 	cl, err := kgo.NewClient(c.Kafka...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return cl.ProduceSync(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(rec.Key()), Value: b}).FirstErr()
+	return cl.ProduceSync(ctx, r).FirstErr()
 }
 
 // PublishIfChanged publishes text unless the journey's current version

@@ -38,6 +38,7 @@ type partition interface {
 	Now() time.Time
 	Partition() int32
 	Get(key []byte) ([]byte, bool, error)
+	View(key []byte) ([]byte, bool, error)
 	Set(key, value []byte)
 	Delete(key []byte)
 	Lookup(table string, key []byte) ([]byte, bool, error)
@@ -202,7 +203,9 @@ func (st *storedUser) raw(id string) (raw []byte, ok bool) {
 // touches every instance is read.
 func (e *Engine) loadUser(c partition, user string, touches func(*journey.User) []bool) (*journey.User, storedUser, error) {
 	u := &journey.User{ID: user}
-	v, ok, err := c.Get([]byte(user))
+	// View, not Get: the state is decoded, never modified, so the copy
+	// Get makes is not needed (the decoded strings share the record).
+	v, ok, err := c.View([]byte(user))
 	if err != nil {
 		return nil, storedUser{}, stream.Retryable(fmt.Errorf("read journey state of user %q: %w", user, err))
 	}
@@ -234,7 +237,7 @@ func (e *Engine) loadUser(c partition, user string, touches func(*journey.User) 
 		if touched != nil && !touched[i] {
 			continue // a stub
 		}
-		b, ok, err := c.Get(instanceKey(user, id))
+		b, ok, err := c.View(instanceKey(user, id))
 		if err != nil {
 			return nil, storedUser{}, stream.Retryable(fmt.Errorf("read journey instance %s of user %q: %w", id, user, err))
 		}
@@ -297,19 +300,20 @@ func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 		}
 		return nil
 	}
-	bp := encodeBuffers.Get().(*[]byte)
-	defer encodeBuffers.Put(bp)
+	bufs := encodeBuffers.Get().(*encodeBuffer)
+	defer encodeBuffers.Put(bufs)
 	for _, inst := range u.Instances {
 		if inst.Stub() {
 			continue // not read, so not changed: its record stays
 		}
-		b, err := journey.AppendInstance((*bp)[:0], inst)
-		*bp = b
+		b, err := journey.AppendInstance(bufs.raw[:0], inst)
+		bufs.raw = b
 		if err != nil {
 			return fmt.Errorf("encode journey instance %s of user %q: %w", inst.ID, u.ID, err)
 		}
 		if old, ok := st.raw(inst.ID); !ok || !bytes.Equal(b, old) {
-			c.Set(instanceKey(u.ID, inst.ID), journey.PackInstance(b))
+			bufs.out = journey.AppendPackedInstance(bufs.out[:0], b)
+			c.Set(instanceKey(u.ID, inst.ID), bufs.out) // Set copies it
 		}
 	}
 	for _, si := range st.instances {
@@ -317,19 +321,30 @@ func (e *Engine) storeUser(c partition, u *journey.User, st storedUser) error {
 			c.Delete(instanceKey(u.ID, si.id)) // ended
 		}
 	}
-	b, err := u.MarshalHead()
+	b, err := u.AppendHead(bufs.out[:0])
+	bufs.out = b
 	if err != nil {
 		return fmt.Errorf("encode journey state of user %q: %w", u.ID, err)
 	}
 	if !bytes.Equal(b, st.head) {
-		c.Set([]byte(u.ID), b)
+		c.Set([]byte(u.ID), b) // Set copies it
 	}
 	return nil
 }
 
-// encodeBuffers hold the encodings storeUser compares with what is stored
-// (PackInstance copies what it writes): partitions run in parallel.
-var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// encodeBuffer holds the encodings storeUser compares with what is stored
+// (raw) and what it writes (out, which Set copies), and emit's records
+// (out and k, which Emit copies), reused: partitions run in parallel, so
+// they come from a pool.
+type encodeBuffer struct{ raw, out, k []byte }
+
+// key is s in the buffer's key bytes, valid until the next call.
+func (b *encodeBuffer) key(s string) []byte {
+	b.k = append(b.k[:0], s...)
+	return b.k
+}
+
+var encodeBuffers = sync.Pool{New: func() any { return &encodeBuffer{raw: make([]byte, 0, 2048), out: make([]byte, 0, 2048)} }}
 
 // rateKeptFrom is the count of a user's events in a minute from which the
 // engine keeps the rate window of a user without journey state, so the
@@ -453,6 +468,9 @@ func (e *Engine) location(name string) *time.Location {
 func (e *Engine) emit(c partition, fx journey.Effects) error {
 	e.observe(c, &fx)
 	ctx := context.Background()
+	// Emit copies key and value: both are built in reused buffers.
+	bufs := encodeBuffers.Get().(*encodeBuffer)
+	defer encodeBuffers.Put(bufs)
 	for i := range fx.Sends {
 		s := &fx.Sends[i]
 		topic, ok := e.topics.send[s.Channel]
@@ -463,25 +481,28 @@ func (e *Engine) emit(c partition, fx journey.Effects) error {
 		if s.TraceParent != "" {
 			headers = append(headers, stream.Header{Key: "traceparent", Value: []byte(s.TraceParent)})
 		}
-		b, err := e.codec.Encode(ctx, topic, s)
+		b, err := e.codec.AppendEncode(ctx, bufs.out[:0], topic, s)
+		bufs.out = b
 		if err != nil {
 			return fmt.Errorf("encode send command %s: %w", s.CommandID, err)
 		}
-		c.Emit(topic, []byte(s.UserID), b, headers...)
+		c.Emit(topic, bufs.key(s.UserID), b, headers...)
 	}
 	for i := range fx.Activities {
-		b, err := e.codec.Encode(ctx, e.topics.activity, &fx.Activities[i])
+		b, err := e.codec.AppendEncode(ctx, bufs.out[:0], e.topics.activity, &fx.Activities[i])
+		bufs.out = b
 		if err != nil {
 			return fmt.Errorf("encode activity: %w", err)
 		}
-		c.Emit(e.topics.activity, []byte(fx.Activities[i].UserID), b)
+		c.Emit(e.topics.activity, bufs.key(fx.Activities[i].UserID), b)
 	}
 	for i := range fx.Handoffs {
-		b, err := e.codec.Encode(ctx, e.topics.handoff, &fx.Handoffs[i])
+		b, err := e.codec.AppendEncode(ctx, bufs.out[:0], e.topics.handoff, &fx.Handoffs[i])
+		bufs.out = b
 		if err != nil {
 			return fmt.Errorf("encode hand-off: %w", err)
 		}
-		c.Emit(e.topics.handoff, []byte(fx.Handoffs[i].UserID), b)
+		c.Emit(e.topics.handoff, bufs.key(fx.Handoffs[i].UserID), b)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -60,8 +61,9 @@ func (f *fakePartition) Get(key []byte) ([]byte, bool, error) {
 	v, ok := f.state[string(key)]
 	return v, ok, nil
 }
+func (f *fakePartition) View(key []byte) ([]byte, bool, error) { return f.Get(key) }
 func (f *fakePartition) Set(key, value []byte) {
-	f.state[string(key)] = value
+	f.state[string(key)] = bytes.Clone(value) // as stream.Context does
 	f.sets = append(f.sets, string(key))
 }
 func (f *fakePartition) Delete(key []byte) { delete(f.state, string(key)) }
@@ -81,7 +83,7 @@ func (f *fakePartition) Schedule(key []byte, due time.Time, _ []byte) error {
 }
 func (f *fakePartition) Cancel(key []byte) error { delete(f.timers, string(key)); return nil }
 func (f *fakePartition) Emit(topic string, key, value []byte, _ ...stream.Header) {
-	f.emits = append(f.emits, emitted{topic, string(key), value})
+	f.emits = append(f.emits, emitted{topic, string(key), bytes.Clone(value)}) // as stream.Context does
 }
 
 // AfterCommit runs f at once: the fake has no transaction to abort.

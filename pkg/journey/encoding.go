@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -77,7 +78,14 @@ func (u *User) marshal(v1 bool) ([]byte, error) {
 // 6): the instances' IDs in order and their summaries stand for them, each
 // instance stored apart (MarshalInstance).
 func (u *User) MarshalHead() ([]byte, error) {
-	e := &binWriter{b: make([]byte, 0, 64+32*len(u.Instances))}
+	return u.AppendHead(make([]byte, 0, 64+32*len(u.Instances)))
+}
+
+// AppendHead is MarshalHead appending to b: the engine encodes a user's
+// head on each of their events to compare it with what is stored, into a
+// reused buffer.
+func (u *User) AppendHead(b []byte) ([]byte, error) {
+	e := &binWriter{b: b}
 	e.b = append(e.b, summaryHeadFormat)
 	e.str(u.ID)
 	e.uint(uint64(len(u.Instances)))
@@ -140,14 +148,16 @@ func (u *User) UnmarshalHeadStubs(b []byte) (ids []string, stubs []*Instance, er
 	*u = User{ID: d.str()}
 	n := d.count()
 	ids = make([]string, 0, n)
+	var block []Instance // the stubs, allocated at once
 	if summaries {
-		stubs = make([]*Instance, 0, n)
+		stubs, block = make([]*Instance, 0, n), make([]Instance, n)
 	}
-	for range n {
+	for i := range n {
 		id := d.id()
 		ids = append(ids, id)
 		if summaries {
-			stubs = append(stubs, &Instance{ID: id, Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(), stub: true})
+			block[i] = Instance{ID: id, Journey: d.str(), Version: int32(d.uint()), EntryKey: d.str(), Step: d.str(), stub: true}
+			stubs = append(stubs, &block[i])
 		}
 	}
 	d.history(u)
@@ -190,14 +200,19 @@ func HeadJourneys(b []byte, fn func(journey string)) (listed bool, err error) {
 }
 
 // PackInstance compresses what MarshalInstance encoded (format 5).
-func PackInstance(raw []byte) []byte {
+func PackInstance(raw []byte) []byte { return AppendPackedInstance(nil, raw) }
+
+// AppendPackedInstance is PackInstance appending to dst.
+func AppendPackedInstance(dst, raw []byte) []byte {
 	if len(raw) == 0 || raw[0] != instanceFormat {
 		panic("journey: PackInstance of a record MarshalInstance did not write")
 	}
-	out := make([]byte, 1+s2.MaxEncodedLen(len(raw)-1))
-	out[0] = packedInstanceFormat
-	enc := s2.Encode(out[1:], raw[1:]) // written into out, which is large enough
-	return out[:1+len(enc)]
+	n := len(dst)
+	dst = slices.Grow(dst, 1+s2.MaxEncodedLen(len(raw)-1))
+	dst = append(dst, packedInstanceFormat)
+	out := dst[n+1 : cap(dst)]
+	enc := s2.Encode(out, raw[1:]) // written into out, which is large enough
+	return dst[:n+1+len(enc)]
 }
 
 // UnmarshalInstance decodes an instance record, packed (PackInstance) or
@@ -253,15 +268,15 @@ func StateInstances(b []byte) (int, error) {
 
 // history writes what a user keeps besides instances.
 func (e *binWriter) history(u *User) {
-	ids := sortedKeys(u.Entries)
-	e.uint(uint64(len(ids)))
-	for _, id := range ids {
-		l := u.Entries[id]
-		e.str(id)
-		e.uint(uint64(l.Count))
-		e.time(l.Last)
-		e.strs(l.Sessions)
-		e.uint(0) // an entry count per key, no longer kept
+	e.uint(uint64(len(u.Entries)))
+	if len(u.Entries) == 1 { // the common case, without sorting
+		for id, l := range u.Entries {
+			e.entryLog(id, l)
+		}
+	} else {
+		for _, id := range sortedKeys(u.Entries) {
+			e.entryLog(id, u.Entries[id])
+		}
 	}
 	e.uint(uint64(len(u.Sends)))
 	for _, s := range u.Sends {
@@ -271,6 +286,14 @@ func (e *binWriter) history(u *User) {
 	e.strs(u.Unsubscribed)
 	e.time(u.Rate.Start)
 	e.uint(uint64(u.Rate.Count))
+}
+
+func (e *binWriter) entryLog(id string, l *EntryLog) {
+	e.str(id)
+	e.uint(uint64(l.Count))
+	e.time(l.Last)
+	e.strs(l.Sessions)
+	e.uint(0) // an entry count per key, no longer kept
 }
 
 func (e *binWriter) instance(inst *Instance) {

@@ -14,9 +14,10 @@
 // their keys name a user.
 //
 // A service that serves the counts runs a Reader (NewReader, then Follow
-// on TopicOf(layout) in a goroutine), mounts Handler(reader) on
-// "GET /v1/journeys/{id}/metrics", and uses Reader.JourneyCounts for
-// journey lists. docs/api-metrics.md describes the counts and the JSON.
+// on TopicOf(layout) in a goroutine) and hands it to the API (pkg/api):
+// Reader.Journey answers "GET /v1/journeys/{id}/metrics" and
+// Reader.JourneyCounts the journey lists' headline counts. This package
+// has no HTTP; docs/api-metrics.md describes the counts and the JSON.
 //
 // It is not a general metrics pipeline: the runtime's and the engine's
 // operational measurements are OpenTelemetry metrics (pkg/metrics).

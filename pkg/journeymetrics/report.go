@@ -78,7 +78,7 @@ type Query struct {
 
 // Report is a journey's counts: the body of GET /v1/journeys/{id}/metrics.
 type Report struct {
-	JourneyID string          `json:"journey_id"`
+	JourneyID string          `json:"journeyId"`
 	Totals    Counts          `json:"totals"`
 	Versions  []VersionCounts `json:"versions"`
 	// Steps are the counts of each step ID, all versions together.

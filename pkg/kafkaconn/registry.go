@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/beckon-dev/beckon/pkg/codec"
 )
 
 // Registry returns a schema registry client, or nil when no registry URL is
@@ -21,4 +23,18 @@ func (c Config) Registry() (*sr.Client, error) {
 		return nil, fmt.Errorf("schema registry %s: %w", c.SchemaRegistry.URL, err)
 	}
 	return cl, nil
+}
+
+// Codec returns the codec the configuration describes: the Confluent wire
+// format through the schema registry when one is configured, Avro
+// single-object encoding otherwise.
+func (c Config) Codec() (*codec.Codec, error) {
+	reg, err := c.Registry()
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return codec.New()
+	}
+	return codec.New(codec.WithRegistry(reg))
 }

@@ -55,12 +55,7 @@ func TestReadCacheBounded(t *testing.T) {
 // TestRollbackRestoresWrites: a failed message's writes are undone, and
 // what the transaction wrote before it stays.
 func TestRollbackRestoresWrites(t *testing.T) {
-	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
-	p := &partitionState{st: st, cache: newReadCache(1 << 20)}
+	p := cachedPartition(t)
 	w := newWork(&Group{name: "g", deliver: map[string]bool{}}, p)
 	ok := &Context{w: w}
 	ok.Set([]byte("a"), []byte("1"))
@@ -88,12 +83,7 @@ func TestRollbackRestoresWrites(t *testing.T) {
 // row (Schedule and Cancel read it) but not its due-index row, which is
 // only scanned; the store has both, and the timer fires.
 func TestCacheSkipsDueIndex(t *testing.T) {
-	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
-	p := &partitionState{st: st, cache: newReadCache(1 << 20)}
+	p := cachedPartition(t)
 	g := &Group{name: "g", deliver: map[string]bool{}}
 	w := newWork(g, p)
 	c := &Context{w: w}
@@ -162,4 +152,16 @@ func TestReadCacheCopiesTableRows(t *testing.T) {
 	if row, _ := c.get([]byte("su1")); &row.value[0] != &batch[5] {
 		t.Error("a state value was copied")
 	}
+}
+
+// cachedPartition is a partition's state in a temporary store, with a
+// 1 MiB row cache, closed at the end of the test.
+func cachedPartition(t *testing.T) *partitionState {
+	t.Helper()
+	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.close() })
+	return &partitionState{st: st, cache: newReadCache(1 << 20)}
 }

@@ -53,6 +53,14 @@ func (c *Context) Get(key []byte) (value []byte, ok bool, err error) {
 	return c.get(stateKey(key))
 }
 
+// View is Get without the copy: the value is shared with the runtime, and
+// must not be modified. It stays valid (the runtime never modifies a value
+// it holds, a later write replaces it), so a decoder may keep slices of
+// it.
+func (c *Context) View(key []byte) (value []byte, ok bool, err error) {
+	return c.view(stateKey(key))
+}
+
 // Set stores value under key.
 func (c *Context) Set(key, value []byte) {
 	c.put(stateKey(key), value)
@@ -102,7 +110,7 @@ func (c *Context) Emit(topic string, key, value []byte, headers ...Header) {
 // state: they survive crashes and move with the partition.
 func (c *Context) Schedule(key []byte, due time.Time, payload []byte) error {
 	kk := timerKeyKey(key)
-	old, ok, err := c.get(kk)
+	old, ok, err := c.view(kk)
 	if err != nil {
 		return err
 	}
@@ -126,7 +134,7 @@ func (c *Context) Schedule(key []byte, due time.Time, payload []byte) error {
 // does nothing.
 func (c *Context) Cancel(key []byte) error {
 	kk := timerKeyKey(key)
-	old, ok, err := c.get(kk)
+	old, ok, err := c.view(kk)
 	if err != nil || !ok {
 		return err
 	}
@@ -138,7 +146,7 @@ func (c *Context) Cancel(key []byte) error {
 
 // TimerDue returns when the timer key is due, or ok false.
 func (c *Context) TimerDue(key []byte) (due time.Time, ok bool, err error) {
-	v, ok, err := c.get(timerKeyKey(key))
+	v, ok, err := c.view(timerKeyKey(key))
 	if err != nil || !ok {
 		return time.Time{}, false, err
 	}
@@ -146,6 +154,15 @@ func (c *Context) TimerDue(key []byte) (due time.Time, ok bool, err error) {
 }
 
 func (c *Context) get(k []byte) ([]byte, bool, error) {
+	v, ok, err := c.view(k)
+	if !ok {
+		return nil, false, err
+	}
+	return bytes.Clone(v), true, nil
+}
+
+// view is get without the copy (see View).
+func (c *Context) view(k []byte) ([]byte, bool, error) {
 	v, ok, err := c.w.get(k)
 	if err != nil {
 		return nil, false, fmt.Errorf("state get: %w", err)
@@ -153,7 +170,7 @@ func (c *Context) get(k []byte) ([]byte, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	return bytes.Clone(v), true, nil
+	return v, true, nil
 }
 
 // put and del take k, a key built for the call (stateKey, dueKey, ...)

@@ -83,3 +83,35 @@ func TestByTimestamp(t *testing.T) {
 		t.Fatalf("order %s\nwant  %s", strings.Join(order, " "), want)
 	}
 }
+
+// TestViewSharesWhatGetCopies: View reads what Get reads (the store, the
+// row cache, the transaction's writes, absent keys), and what a processor
+// does to Get's copy or to the slice it gave Set changes neither.
+func TestViewSharesWhatGetCopies(t *testing.T) {
+	p := cachedPartition(t)
+	g := &Group{name: "g", deliver: map[string]bool{}}
+
+	w := newWork(g, p)
+	c := &Context{now: time.Now(), w: w}
+	given := []byte("committed")
+	c.Set([]byte("a"), given)
+	given[0] = 'X' // Set copied it
+	if err := w.commit(); err != nil {
+		t.Fatal(err)
+	}
+	w = newWork(g, p)
+	c = &Context{now: time.Now(), w: w}
+	c.Set([]byte("b"), []byte("pending"))
+	for _, tc := range []struct{ key, want string }{{"a", "committed"}, {"b", "pending"}, {"none", ""}} {
+		for range 2 { // a store read, then the row cache's
+			got, ok, err := c.Get([]byte(tc.key))
+			view, vok, verr := c.View([]byte(tc.key))
+			if err != nil || verr != nil || ok != (tc.want != "") || vok != ok || string(got) != tc.want || string(view) != tc.want {
+				t.Fatalf("%s: Get %q %v %v, View %q %v %v; want %q", tc.key, got, ok, err, view, vok, verr, tc.want)
+			}
+			if ok {
+				got[0] = 'X' // Get's copy is the processor's own
+			}
+		}
+	}
+}

@@ -95,6 +95,8 @@ type partitionWork struct {
 	// out is what the partition handled, reported when the transaction
 	// ends.
 	out outcomes
+	// ctx is the Context of the message being processed (txn.process).
+	ctx Context
 }
 
 func newWork(g *Group, p *partitionState) *partitionWork {

@@ -249,12 +249,18 @@ func (t *txn) produce(rec *kgo.Record, w *partitionWork, src *Message) {
 // if the processor fails, its writes are rolled back.
 func (t *txn) process(w *partitionWork, m Message) error {
 	r := t.r
-	if rej, ok := r.rejected[rejectionKey(&m)]; ok {
-		// The broker refused what this message made last time: dead-letter
-		// it without calling the processor again.
-		return t.deadLetterRefused(w, m, rej)
+	if len(r.rejected) > 0 { // rarely: the key costs a Sprintf per message
+		if rej, ok := r.rejected[rejectionKey(&m)]; ok {
+			// The broker refused what this message made last time:
+			// dead-letter it without calling the processor again.
+			return t.deadLetterRefused(w, m, rej)
+		}
 	}
-	c := &Context{now: t.now, w: w, globals: r.globals, msgCtx: m.Context()}
+	// One Context per partition and transaction, reset for each message:
+	// a Context is valid only during the processor's call, and reusing it
+	// keeps its undo, emit and AfterCommit slices' memory.
+	c := &w.ctx
+	*c = Context{now: t.now, w: w, globals: r.globals, undo: c.undo[:0], emits: c.emits[:0], after: c.after[:0], msgCtx: m.Context()}
 	err := call(r.g.process, c, &m, r.log)
 	if err == nil {
 		err = t.checkOutputs(c)

@@ -34,6 +34,7 @@ var devSettings = []settings.Setting{
 	{Flag: "rate", Env: "BECKON_DEV_RATE", Default: "2", Usage: "sample events per second"},
 	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
 	{Flag: "metrics-addr", Env: "BECKON_DEV_METRICS_ADDR", Default: "127.0.0.1:8081", Usage: "address of the engine's /metrics, /healthz and /readyz (port 0 picks a free one)"},
+	{Flag: "api-addr", Env: "BECKON_DEV_API_ADDR", Default: "127.0.0.1:8080", Usage: "address of the API, whose write token is made afresh and printed at each start (port 0 picks a free one)"},
 	{Flag: "time-scale", Env: "BECKON_DEV_TIME_SCALE", Default: "60", Usage: "journey time runs this many times faster than the wall clock (60: an hour's wait takes a minute)"},
 }
 
@@ -47,6 +48,7 @@ type devConfig struct {
 	events     int
 	timeScale  float64
 	metrics    string
+	api        string
 }
 
 func parseDev(c *cli, args []string) (devConfig, error) {
@@ -65,6 +67,7 @@ func parseDev(c *cli, args []string) (devConfig, error) {
 	}
 	d.dataDir = v.String("data-dir")
 	d.metrics = v.String("metrics-addr")
+	d.api = v.String("api-addr")
 	d.port = int(num("port", 17))
 	d.partitions = int32(num("partitions", 32))
 	d.users = int(num("users", 32))
@@ -167,6 +170,12 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 
+	apiAt, stopAPI, err := c.startAPI(ctx, d.api, conn, layout, cd, reg)
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
+
 	eventsTopic := conn.Topic("events")
 	watched := []string{eventsTopic, conn.Topic("handoff"), conn.Topic("dlq")}
 	for _, ch := range topics.Channels {
@@ -187,11 +196,16 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Output    send commands, hand-offs and dead letters as they are committed; a simulated channel answers WhatsApp messages
   Metrics   http://%s/metrics (Prometheus; /healthz and /readyz beside it)
   Traces    %s
-  Try       BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
+  API       %s (write token %s; docs/api.md)
+  Try       %s
+            %s
+            BECKON_API_URL=%s BECKON_API_TOKEN=%s go run ./services/beckon journeys pause abandoned-cart
+            BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
-		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing), k.Brokers()[0], d.partitions)
+		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing),
+		apiAt.url, apiAt.token, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"), apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
 }

@@ -59,7 +59,7 @@ func TestDevShowsUndecodableEvents(t *testing.T) {
 	var errb lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--data-dir", dir, "--rate", "50"}, out, &errb, func(string) string { return "" })
+		done <- run(ctx, []string{"dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--rate", "50"}, out, &errb, func(string) string { return "" })
 	}()
 	m := waitFor(t, out, regexp.MustCompile(`Kafka +(\S+) \(embedded`), time.Minute)
 	waitFor(t, out, regexp.MustCompile(`(?m)^event  p\d+@\d+ +user-\d{3}`), time.Minute)

@@ -18,7 +18,7 @@ func TestDevExportsTraces(t *testing.T) {
 		t.Setenv(k, "")
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.HTTPEndpoint)
-	code, out, errs := beckon(t, nil, "dev", "--port", "0", "--data-dir", t.TempDir(), "--events", "40", "--rate", "300")
+	code, out, errs := beckon(t, nil, "dev", "--port", "0", "--api-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--events", "40", "--rate", "300")
 	if code != 0 {
 		t.Fatalf("dev: exit %d\n%s%s", code, out, errs)
 	}

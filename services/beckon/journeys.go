@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -20,12 +20,37 @@ import (
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
-const journeysUsage = `usage: beckon journeys validate [--channels a,b] FILE...
+const journeysUsage = `usage: beckon journeys validate [--channels a,b | --api URL] FILE...
        beckon journeys draft [flags] FILE...            save each file as its journey's draft (not run)
        beckon journeys publish [flags] FILE...          publish each file as its journey's next version, live
        beckon journeys publish --draft [flags] ID...    publish each journey's draft
        beckon journeys pause|resume|archive [flags] ID...
+With --api URL (or $BECKON_API_URL) and a token in $BECKON_API_TOKEN the
+commands go through the Beckon API; otherwise they write Kafka directly.
 `
+
+// apiSettings point `beckon journeys` at a Beckon API instead of Kafka.
+var apiSettings = []settings.Setting{
+	{Flag: "api", Env: "BECKON_API_URL", Usage: "base URL of a Beckon API to use instead of Kafka, e.g. http://127.0.0.1:8080"},
+	{Flag: "token", Env: "BECKON_API_TOKEN", Usage: "bearer token for --api (prefer the environment variable: flags show in process lists)"},
+}
+
+// apiClient returns the API client the flags describe, nil without --api.
+func apiClient(v *settings.Values) *api.Client {
+	if v.String("api") == "" {
+		return nil
+	}
+	return &api.Client{URL: v.String("api"), Token: v.String("token")}
+}
+
+// journeyWriter changes journeys: engine.Control writes the journeys
+// topic, api.Client asks the API to.
+type journeyWriter interface {
+	Draft(ctx context.Context, text []byte, format string) (int32, error)
+	Publish(ctx context.Context, text []byte, format string) (int32, error)
+	PublishDraft(ctx context.Context, id string) (int32, error)
+	SetState(ctx context.Context, id string, state records.JourneyState) error
+}
 
 // journeysSettings are the flags of `beckon journeys validate`: the
 // custom channels, the same setting `beckon topics` provisions them from.
@@ -48,11 +73,12 @@ func (c *cli) journeys(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("beckon journeys validate", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	v := settings.Bind(fs, c.getenv, journeysSettings)
+	remote := apiClient(settings.Bind(fs, c.getenv, apiSettings))
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprint(c.stderr, "usage: beckon journeys validate [--channels a,b] FILE...\n")
+		fmt.Fprint(c.stderr, "usage: beckon journeys validate [--channels a,b | --api URL] FILE...\n")
 		return 2
 	}
 	channels := append(slices.Clone(journey.DefaultChannels), v.List("channels")...)
@@ -64,18 +90,27 @@ func (c *cli) journeys(ctx context.Context, args []string) int {
 			code = 2
 			continue
 		}
-		def, err := journey.Parse(data)
-		if err == nil {
-			err = journey.Validate(def, channels)
+		var id string
+		var steps int
+		if remote != nil {
+			var res api.Validation
+			res, err = remote.Validate(ctx, data, formatOf(name))
+			id, steps = res.JourneyID, res.Steps
+		} else {
+			var def *journey.Definition
+			if def, err = journey.Parse(data); err == nil {
+				err = journey.Validate(def, channels)
+				id, steps = def.ID, len(def.Steps)
+			}
 		}
 		var ve *journey.ValidationError
 		switch {
 		case err == nil:
-			steps := "steps"
-			if len(def.Steps) == 1 {
-				steps = "step"
+			noun := "steps"
+			if steps == 1 {
+				noun = "step"
 			}
-			fmt.Fprintf(c.stdout, "%s: ok (journey %s, %d %s)\n", name, def.ID, len(def.Steps), steps)
+			fmt.Fprintf(c.stdout, "%s: ok (journey %s, %d %s)\n", name, id, steps, noun)
 			continue
 		case !errors.As(err, &ve):
 			fmt.Fprintf(c.stderr, "beckon journeys validate: %s: %v\n", name, err)
@@ -118,6 +153,7 @@ func problemLine(file string, fe journey.FieldError) string {
 func (c *cli) journeysControl(ctx context.Context, verb string, args []string) int {
 	fs := flag.NewFlagSet("beckon journeys "+verb, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	remoteFlags := settings.Bind(fs, c.getenv, apiSettings)
 	conn := kafkaconn.RegisterFlags(fs, c.getenv)
 	layoutFlags := topics.RegisterFlags(fs, c.getenv)
 	by := fs.String("by", c.getenv("USER"), "who publishes, recorded with the version")
@@ -134,33 +170,15 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 		fmt.Fprintf(c.stderr, "beckon journeys %s: %v\n", verb, err)
 		return 1
 	}
-	cfg, err := conn.Config()
-	if err != nil {
-		return fail(err)
-	}
-	opts, err := layoutFlags.Options(cfg.TopicPrefix)
-	if err != nil {
-		return fail(err)
-	}
-	kopts, err := cfg.ClientOpts()
-	if err != nil {
-		return fail(err)
-	}
-	var codecOpts []codec.Option
-	if cfg.SchemaRegistry.URL != "" {
-		reg, err := cfg.Registry()
+	var control journeyWriter
+	if remote := apiClient(remoteFlags); remote != nil {
+		control = remote
+	} else {
+		kafka, err := kafkaControl(conn, layoutFlags, *by)
 		if err != nil {
 			return fail(err)
 		}
-		codecOpts = append(codecOpts, codec.WithRegistry(reg))
-	}
-	cd, err := codec.New(codecOpts...)
-	if err != nil {
-		return fail(err)
-	}
-	control := &engine.Control{
-		Kafka: kopts, Topic: cfg.Topic("journeys"), Codec: cd, By: *by,
-		Channels: append(slices.Clone(journey.DefaultChannels), opts.Channels...),
+		control = kafka
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -180,15 +198,11 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 				code = fail(err)
 				continue
 			}
-			format := records.FormatYAML
-			if strings.HasSuffix(arg, ".json") {
-				format = records.FormatJSON
-			}
 			save, what := control.Publish, "published as version %d, live"
 			if verb == "draft" {
 				save, what = control.Draft, "saved as draft version %d"
 			}
-			v, err := save(ctx, data, format)
+			v, err := save(ctx, data, formatOf(arg))
 			var ve *journey.ValidationError
 			if errors.As(err, &ve) {
 				for _, fe := range ve.Errors {
@@ -212,4 +226,37 @@ func (c *cli) journeysControl(ctx context.Context, verb string, args []string) i
 		}
 	}
 	return code
+}
+
+// formatOf is a definition file's format, by its extension.
+func formatOf(name string) string {
+	if strings.HasSuffix(name, ".json") {
+		return records.FormatJSON
+	}
+	return records.FormatYAML
+}
+
+// kafkaControl is the writer of the journeys topic the connection and
+// layout flags describe.
+func kafkaControl(conn *kafkaconn.Flags, layoutFlags *topics.Flags, by string) (*engine.Control, error) {
+	cfg, err := conn.Config()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := layoutFlags.Options(cfg.TopicPrefix)
+	if err != nil {
+		return nil, err
+	}
+	kopts, err := cfg.ClientOpts()
+	if err != nil {
+		return nil, err
+	}
+	cd, err := cfg.Codec()
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Control{
+		Kafka: kopts, Topic: cfg.Topic("journeys"), Codec: cd, By: by,
+		Channels: append(slices.Clone(journey.DefaultChannels), opts.Channels...),
+	}, nil
 }

@@ -77,7 +77,7 @@ func TestTopicsBadFlags(t *testing.T) {
 // second run finds the topics it made the first time.
 func TestDev(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errs := beckon(t, nil, "dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--data-dir", dir, "--events", "15", "--rate", "300")
+	code, out, errs := beckon(t, nil, "dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--events", "15", "--rate", "300")
 	if code != 0 {
 		t.Fatalf("dev: exit %d\n%s%s", code, out, errs)
 	}
@@ -91,7 +91,7 @@ func TestDev(t *testing.T) {
 	if len(events) != 15 {
 		t.Errorf("read back %d events, want 15:\n%s", len(events), out)
 	}
-	code, out, errs = beckon(t, nil, "dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--data-dir", dir, "--events", "3", "--rate", "300")
+	code, out, errs = beckon(t, nil, "dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--events", "3", "--rate", "300")
 	if code != 0 || !strings.Contains(out, "18 declared, 0 created now") {
 		t.Fatalf("dev restart: exit %d, want the topics kept\n%s%s", code, out, errs)
 	}
@@ -118,7 +118,7 @@ func TestDevStopsOnInterrupt(t *testing.T) {
 	var out, errb lockedBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--data-dir", dir, "--rate", "50"}, &out, &errb, func(string) string { return "" })
+		done <- run(ctx, []string{"dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--rate", "50"}, &out, &errb, func(string) string { return "" })
 	}()
 	// Interrupted while running: once events flow.
 	waitFor(t, &out, regexp.MustCompile(`(?m)^event  p\d+@\d+`), time.Minute)

@@ -2,9 +2,8 @@ package journeymetrics
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,24 +20,29 @@ func loaded(partials map[outputKey]int64) *Reader {
 	return r
 }
 
-func serve(t *testing.T, r *Reader, target string) (*httptest.ResponseRecorder, map[string]any) {
+// report returns a journey's report as the API serves it: JSON, decoded.
+func report(t *testing.T, r *Reader, journey string, q Query) map[string]any {
 	t.Helper()
-	mux := http.NewServeMux()
-	mux.Handle("GET /v1/journeys/{id}/metrics", Handler(r))
-	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
-	var body map[string]any
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-		t.Fatalf("%s: body %q: %v", target, w.Body.String(), err)
+	rep, err := r.Journey(journey, q)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return w, body
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
 
-// TestHandlerSumsPartitionsAndSelectsTheSeries: partial counts of several
+// TestReaderSumsPartitionsAndSelectsTheSeries: partial counts of several
 // partitions add up; totals, versions and steps are all time; the hourly
 // series follows version, step, from and to; a tombstone removes a
-// partial count.
-func TestHandlerSumsPartitionsAndSelectsTheSeries(t *testing.T) {
+// partial count; the JSON names are camelCase.
+func TestReaderSumsPartitionsAndSelectsTheSeries(t *testing.T) {
 	h0 := hourOf(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	cell := func(v int32, step string, m Measure, reason string, hour int64, p int32) outputKey {
 		return outputKey{Cell: Cell{Journey: "cart", Version: v, Step: step, Measure: m, Reason: reason, Hour: hour}, Partition: p}
@@ -56,9 +60,9 @@ func TestHandlerSumsPartitionsAndSelectsTheSeries(t *testing.T) {
 		cell(1, "wait", MeasureExited, "completed", h0, 2):   1,
 		{Cell: Cell{Journey: "other", Measure: MeasureSent}}: 100,
 	})
-	w, body := serve(t, r, "/v1/journeys/cart/metrics")
-	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" {
-		t.Fatalf("status %d %q", w.Code, w.Header().Get("Content-Type"))
+	body := report(t, r, "cart", Query{})
+	if body["journeyId"] != "cart" {
+		t.Errorf("journeyId %v", body["journeyId"])
 	}
 	totals := body["totals"].(map[string]any)
 	if totals["sent"] != 12.0 || totals["active"] != 2.0 || totals["skipped"].(map[string]any)["quiet_hours"] != 6.0 || totals["exited"].(map[string]any)["completed"] != 1.0 {
@@ -77,41 +81,39 @@ func TestHandlerSumsPartitionsAndSelectsTheSeries(t *testing.T) {
 		t.Errorf("hourly %v", hourly)
 	}
 
-	_, body = serve(t, r, "/v1/journeys/cart/metrics?version=2&from=2026-03-02T11:00:00Z&to=2026-03-02T12:00:00Z")
+	from, to := time.Date(2026, 3, 2, 11, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	body = report(t, r, "cart", Query{Version: 2, From: from, To: to})
 	if hourly := body["hourly"].([]any); len(hourly) != 1 || hourly[0].(map[string]any)["counts"].(map[string]any)["sent"] != 5.0 {
 		t.Errorf("version 2 from 11:00: hourly %v", hourly)
 	}
-	_, body = serve(t, r, "/v1/journeys/cart/metrics?step=wait")
+	body = report(t, r, "cart", Query{Step: "wait"})
 	if hourly := body["hourly"].([]any); len(hourly) != 1 || hourly[0].(map[string]any)["counts"].(map[string]any)["exited"].(map[string]any)["completed"] != 1.0 {
 		t.Errorf("step wait: hourly %v", hourly)
 	}
 
 	r.apply(&kgo.Record{Key: cell(1, "email", MeasureSent, "", 0, 1).encode()})
-	if _, body = serve(t, r, "/v1/journeys/cart/metrics"); body["totals"].(map[string]any)["sent"] != 8.0 {
+	if body = report(t, r, "cart", Query{}); body["totals"].(map[string]any)["sent"] != 8.0 {
 		t.Errorf("after a tombstone: totals %v", body["totals"])
 	}
-	if _, body = serve(t, r, "/v1/journeys/nothing-yet/metrics"); body["totals"].(map[string]any)["entered"] != 0.0 || len(body["hourly"].([]any)) != 0 {
+	if body = report(t, r, "nothing-yet", Query{}); body["totals"].(map[string]any)["entered"] != 0.0 || len(body["hourly"].([]any)) != 0 {
 		t.Errorf("a journey without counts: %v", body)
 	}
 }
 
-func TestHandlerRefusesBadParameters(t *testing.T) {
-	r := loaded(nil)
-	for q, field := range map[string]string{
-		"version=0": "version", "version=x": "version", "from=yesterday": "from", "to=2026-13-01T00:00:00Z": "to",
-		"from=2026-03-02T10:00:00Z&to=2026-03-02T10:00:00Z": "to",
-	} {
-		w, body := serve(t, r, "/v1/journeys/cart/metrics?"+q)
-		if w.Code != http.StatusBadRequest || body["field"] != field || body["reason"] == "" {
-			t.Errorf("%s: %d %v, want 400 naming %s", q, w.Code, body, field)
-		}
+// Every JSON name of a report is camelCase, like the rest of the API.
+func TestReportNamesAreCamelCase(t *testing.T) {
+	b, err := json.Marshal(summarise("cart", map[Cell]int64{{Journey: "cart", Version: 1, Step: "s", Measure: MeasureSent}: 1}, Query{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "_") {
+		t.Errorf("a JSON name with an underscore: %s", b)
 	}
 }
 
-func TestHandlerNotReadyIsRetryable(t *testing.T) {
-	w, body := serve(t, NewReader(nil), "/v1/journeys/cart/metrics")
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || body["error"] == "" {
-		t.Errorf("%d %v %v: want 503 with Retry-After", w.Code, w.Header(), body)
+func TestReaderNotReady(t *testing.T) {
+	if _, err := NewReader(nil).Journey("cart", Query{}); err != ErrNotReady {
+		t.Errorf("Journey before loading: %v, want ErrNotReady", err)
 	}
 	if _, err := NewReader(nil).JourneyCounts(t.Context(), "cart"); err != ErrNotReady {
 		t.Errorf("JourneyCounts before loading: %v, want ErrNotReady", err)

@@ -58,6 +58,7 @@ type Engine struct {
 	zones    sync.Map // time zone name -> *time.Location
 	profiles *profileCache
 	tracing  *tracing // nil when tracing is off
+	active   ActiveMetrics
 
 	mu     sync.Mutex
 	runner *stream.Runner
@@ -107,6 +108,10 @@ func New(cfg Config) (*Engine, error) {
 		// the whole deployment.
 		stream.GlobalTable(t.journeys),
 		stream.Validate(t.journeys, e.validateJourney),
+	}
+	if am, ok := cfg.Metrics.(ActiveMetrics); ok {
+		e.active = am
+		edges = append(edges, stream.Watch(activeWatcher{am, cfg.Logger}))
 	}
 	for _, name := range sortedNames(t.facts) {
 		edges = append(edges, stream.Table(t.facts[name], false), stream.Validate(t.facts[name], e.validateFact))

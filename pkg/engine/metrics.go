@@ -9,10 +9,11 @@ import (
 )
 
 // Metrics receives the engine's journey-level measurements (package
-// metrics implements it). They are counted as the effects are produced,
-// inside the transaction: a transaction that aborts and is processed
-// again counts its effects again. Implementations must be safe for
-// concurrent use (partitions are processed in parallel) and cheap.
+// metrics implements it). Entries, exits, sends and skips are counted once
+// the transaction that produced them commits (an aborted one produced
+// nothing); Handled and TimerFired as the message is processed.
+// Implementations must be safe for concurrent use (partitions are
+// processed in parallel) and cheap.
 type Metrics interface {
 	// Entered counts an instance that entered journey.
 	Entered(journey string)
@@ -46,26 +47,37 @@ func (e *Engine) measured(c *stream.Context, m stream.Message) error {
 	return err
 }
 
-// observe reports the effects of one message to Metrics.
-func (e *Engine) observe(fx *journey.Effects) {
+// observe reports the effects of one message to Metrics (and the
+// instances it started and ended to ActiveMetrics) once its transaction
+// commits.
+func (e *Engine) observe(c partition, fx *journey.Effects) {
 	mx := e.cfg.Metrics
-	if mx == nil {
+	if mx == nil || len(fx.Sends) == 0 && len(fx.Activities) == 0 {
 		return
 	}
-	for i := range fx.Sends {
-		mx.Sent(fx.Sends[i].Channel)
-	}
-	for i := range fx.Activities {
-		a := &fx.Activities[i]
-		switch a.Kind {
-		case records.ActivityEntered:
-			mx.Entered(a.JourneyID)
-		case records.ActivityExited:
-			mx.Exited(a.JourneyID)
-		case records.ActivitySkipped:
-			mx.Skipped(a.Reason)
+	sends, acts, p := fx.Sends, fx.Activities, c.Partition()
+	c.AfterCommit(func() {
+		for i := range sends {
+			mx.Sent(sends[i].Channel)
 		}
-	}
+		for i := range acts {
+			a := &acts[i]
+			switch a.Kind {
+			case records.ActivityEntered:
+				mx.Entered(a.JourneyID)
+				if e.active != nil {
+					e.active.ActiveChanged(p, a.JourneyID, 1)
+				}
+			case records.ActivityExited:
+				mx.Exited(a.JourneyID)
+				if e.active != nil {
+					e.active.ActiveChanged(p, a.JourneyID, -1)
+				}
+			case records.ActivitySkipped:
+				mx.Skipped(a.Reason)
+			}
+		}
+	})
 }
 
 // Owned returns how many partitions this engine owns (restoring or

@@ -26,14 +26,7 @@ func BenchmarkCartEngineMetrics(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			h := newHarnessTB(b)
 			if on {
-				reg, err := metrics.New()
-				if err != nil {
-					b.Fatal(err)
-				}
-				sm, jm, err := metrics.ForEngine(reg)
-				if err != nil {
-					b.Fatal(err)
-				}
+				reg, sm, jm := engineMetrics(b)
 				e, err := engine.New(engine.Config{
 					Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, Topics: h.layout, Codec: h.codec, StateDir: b.TempDir(), InstanceID: "engine-1",
 					Group:   h.group,

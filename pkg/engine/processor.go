@@ -46,6 +46,8 @@ type partition interface {
 	Schedule(key []byte, due time.Time, payload []byte) error
 	Cancel(key []byte) error
 	Emit(topic string, key, value []byte, headers ...stream.Header)
+	AfterCommit(f func())
+	TraceContext() context.Context
 }
 
 var _ partition = (*stream.Context)(nil)
@@ -53,8 +55,18 @@ var _ partition = (*stream.Context)(nil)
 // handle is the engine's stream processor: process the message, then
 // classify its failure, once, here (see classify).
 func (e *Engine) handle(c partition, m stream.Message) error {
+	if processFault != nil {
+		if err := processFault(m); err != nil {
+			return e.classify(m, err)
+		}
+	}
 	return e.classify(m, e.process(c, m))
 }
+
+// processFault, when a test sets it (export_test.go), is asked before
+// each message is processed and fails it with the error it returns: a
+// transient failure of one message aborts the transaction of the others.
+var processFault func(stream.Message) error
 
 // classify gives a message's failure its class. Transient (a store read
 // or the schema registry that did not answer, marked stream.Retryable
@@ -77,7 +89,7 @@ func (e *Engine) classify(m stream.Message, err error) error {
 		}
 		err = stream.Retryable(err)
 	}
-	e.log.Warn("transient failure: the transaction will be retried", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+	e.log.WarnContext(m.Context(), "transient failure: the transaction will be retried", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 	return err
 }
 
@@ -147,7 +159,7 @@ func (e *Engine) apply(c partition, user string, in journey.Input) error {
 		return stream.Retryable(fmt.Errorf("apply user %q: %w", user, err))
 	}
 	if e.tracing != nil {
-		e.tracing.record(user, in, &fx)
+		e.tracing.record(c, user, in, &fx)
 	}
 	if err := e.timers(c, user, fx.Timers); err != nil {
 		return err
@@ -364,7 +376,7 @@ func (e *Engine) snapshot(c partition, user string) (*journey.Snapshot, error) {
 			if codec.IsTransient(err) {
 				return nil, fmt.Errorf("decode fact %s of user %q: %w", name, user, err)
 			}
-			e.log.Warn("undecodable fact: the user's journeys run without it", "user", user, "fact", name, "err", err)
+			e.log.WarnContext(c.TraceContext(), "undecodable fact: the user's journeys run without it", "user", user, "fact", name, "err", err)
 			continue
 		}
 		var x any
@@ -394,7 +406,7 @@ func (e *Engine) profile(c partition, user string) (*records.Profile, *time.Loca
 	case codec.IsTransient(err):
 		return nil, nil, fmt.Errorf("decode profile of user %q: %w", user, err)
 	case err != nil:
-		e.log.Warn("undecodable profile: the user's journeys run without it", "user", user, "err", err)
+		e.log.WarnContext(c.TraceContext(), "undecodable profile: the user's journeys run without it", "user", user, "err", err)
 		return nil, nil, nil
 	}
 	return p, loc, nil
@@ -423,12 +435,12 @@ func (e *Engine) lookupPort(c partition) func(table, key string) (map[string]any
 			}
 			// Bad data in the row: the journey's missing-data policy
 			// applies.
-			e.log.Warn("undecodable lookup row: taken as missing", "table", table, "key", key, "err", err)
+			e.log.WarnContext(c.TraceContext(), "undecodable lookup row: taken as missing", "table", table, "key", key, "err", err)
 			return nil, false, nil
 		}
 		row, err := rec.Attributes.Map()
 		if err != nil {
-			e.log.Warn("lookup row attributes are not a JSON object: taken as missing", "table", table, "key", key, "err", err)
+			e.log.WarnContext(c.TraceContext(), "lookup row attributes are not a JSON object: taken as missing", "table", table, "key", key, "err", err)
 			return nil, false, nil
 		}
 		row["id"] = rec.ID
@@ -455,7 +467,7 @@ func (e *Engine) location(name string) *time.Location {
 
 // emit produces the effects in the transaction.
 func (e *Engine) emit(c partition, in journey.Input, fx journey.Effects) error {
-	e.observe(&fx)
+	e.observe(c, &fx)
 	ctx := context.Background()
 	// Emit copies key and value: both are built in reused buffers.
 	bufs := encodeBuffers.Get().(*encodeBuffer)

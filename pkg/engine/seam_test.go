@@ -86,6 +86,11 @@ func (f *fakePartition) Emit(topic string, key, value []byte, _ ...stream.Header
 	f.emits = append(f.emits, emitted{topic, string(key), bytes.Clone(value)}) // as stream.Context does
 }
 
+// AfterCommit runs f at once: the fake has no transaction to abort.
+func (f *fakePartition) AfterCommit(fn func()) { fn() }
+
+func (f *fakePartition) TraceContext() context.Context { return context.Background() }
+
 // handle runs the engine's processor on m as the runtime does: a failed
 // message's writes and outputs are discarded.
 func (f *fakePartition) handle(e *Engine, m stream.Message) error {

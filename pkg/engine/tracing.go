@@ -17,9 +17,10 @@ import (
 // the IDs are derived from the instance, so every step joins the one
 // trace whichever engine runs it, however much later); the activities of
 // an Apply call carry them, grouped by span, with the times they happened
-// (the engine's clock, virtual in tests). A span is exported when it ends,
-// here, as the input is processed: a transaction that aborts and is
-// retried exports its spans again under the same IDs.
+// (the engine's clock, virtual in tests). The spans are built and
+// exported once the input's Kafka transaction has committed
+// (stream.Context.AfterCommit): a transaction that aborts exports none, and
+// its retry exports each span once.
 type tracing struct {
 	p      *telemetry.Provider
 	tracer trace.Tracer
@@ -66,14 +67,31 @@ const (
 // child; each links to the span of the input that caused it (the
 // traceparent of the event or receipt, or of the step that armed the
 // timer). Each activity is an event of its span. A send command whose
-// trace the sampler drops says so in its traceparent's flags.
-func (t *tracing) record(user string, in journey.Input, fx *journey.Effects) {
+// trace the sampler drops says so in its traceparent's flags, at once
+// (the command is produced in the transaction); the spans are made when
+// the transaction commits.
+func (t *tracing) record(c partition, user string, in journey.Input, fx *journey.Effects) {
+	if acts := fx.Activities; len(acts) > 0 {
+		// Nothing changes the activities after Apply: the emitted records
+		// are encodings of them.
+		cause := inputSpan(in)
+		c.AfterCommit(func() { t.spans(user, cause, acts) })
+	}
+	for i := range fx.Sends {
+		s := &fx.Sends[i]
+		if sc := telemetry.ParseTraceParent(s.TraceParent); sc.IsValid() && !t.p.Sampled(sc.TraceID()) {
+			s.TraceParent = s.TraceParent[:53] + "00"
+		}
+	}
+}
+
+// spans exports the span of each step the activities of one input tell.
+func (t *tracing) spans(user string, cause trace.SpanContext, acts []records.Activity) {
 	var links []trace.Link
-	if cause := inputSpan(in); cause.IsValid() {
+	if cause.IsValid() {
 		links = []trace.Link{{SpanContext: cause}}
 	}
 	userAttr, withUser := t.p.UserAttribute(user)
-	acts := fx.Activities
 	for i := 0; i < len(acts); {
 		j := i + 1
 		for j < len(acts) && acts[j].InstanceID == acts[i].InstanceID && acts[j].SpanID == acts[i].SpanID {
@@ -83,12 +101,6 @@ func (t *tracing) record(user string, in journey.Input, fx *journey.Effects) {
 			t.span(acts[i:j], links, userAttr, withUser)
 		}
 		i = j
-	}
-	for i := range fx.Sends {
-		s := &fx.Sends[i]
-		if sc := telemetry.ParseTraceParent(s.TraceParent); sc.IsValid() && !t.p.Sampled(sc.TraceID()) {
-			s.TraceParent = s.TraceParent[:53] + "00"
-		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
+	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
 	"github.com/beckon-dev/beckon/pkg/telemetry"
@@ -102,7 +103,10 @@ func TestInstanceTraceAcrossDaysAndARestart(t *testing.T) {
 	})
 	byID := map[string]otlptest.Span{}
 	for _, s := range otlptest.Trace(spans, traceID) {
-		byID[s.SpanID] = s // a retried transaction may export a span twice, alike
+		if _, twice := byID[s.SpanID]; twice {
+			t.Errorf("span %s %s exported twice", s.SpanID, s.Name) // exported only once its transaction commits
+		}
+		byID[s.SpanID] = s
 	}
 
 	// The root: the entry, linked to the trigger's span.
@@ -300,30 +304,39 @@ func readExample(t *testing.T, id string) []byte {
 // waits until it is ready; stop ends it (and is safe to call twice).
 func runTracedEngine(t *testing.T, h *harness, tp *telemetry.Provider, id, dir string) (stop func()) {
 	t.Helper()
-	e, err := engine.New(engine.Config{
+	return runEngine(t, h, id, dir, func(c *engine.Config) { c.Tracing = tp })
+}
+
+// runEngine runs an engine of h's deployment, configured by set, and
+// waits until it is ready; stop ends it (and is safe to call twice).
+func runEngine(t *testing.T, h *harness, id, dir string, set func(*engine.Config)) (stop func()) {
+	t.Helper()
+	cfg := engine.Config{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, Topics: h.layout, Codec: h.codec, StateDir: dir, InstanceID: id,
-		Group:   h.group,
-		Stream:  stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond},
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Tracing: tp,
-	})
+		Group:  h.group,
+		Stream: stream.Options{Clock: h.clock.now, PollWait: 20 * time.Millisecond},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	set(&cfg)
+	e, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sm, ok := cfg.Stream.Metrics.(*metrics.Stream); ok {
+		sm.ReportOwned(e.OwnedPartitions)
 	}
 	h.engine = e
 	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	stopped := false
+	var once sync.Once
 	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	t.Cleanup(stop)
 	h.waitReady()

@@ -167,6 +167,38 @@ func (u *User) UnmarshalHeadStubs(b []byte) (ids []string, stubs []*Instance, er
 	return ids, stubs, nil
 }
 
+// HeadJourneys calls fn with the journey of each instance a head of
+// format 6 summarises, without decoding the rest of the user's state:
+// counting a restored partition's running instances reads every head.
+// listed is false for a head of format 3, which names its instances
+// without their journeys. The strings passed to fn share b's memory.
+func HeadJourneys(b []byte, fn func(journey string)) (listed bool, err error) {
+	if !IsHead(b) {
+		return false, errors.New("journey state head: unknown format")
+	}
+	d := &binReader{b: b[1:], v2: true, alias: true}
+	d.str() // the user ID
+	n := d.count()
+	if b[0] != summaryHeadFormat {
+		return false, d.err
+	}
+	for range n {
+		d.id()
+		j := d.str()
+		d.uint()
+		d.str()
+		d.str()
+		if d.err != nil {
+			break
+		}
+		fn(j)
+	}
+	if d.err != nil {
+		return false, fmt.Errorf("journey state head: %w", d.err)
+	}
+	return true, nil
+}
+
 // PackInstance compresses what MarshalInstance encoded (format 5).
 func PackInstance(raw []byte) []byte { return AppendPackedInstance(nil, raw) }
 

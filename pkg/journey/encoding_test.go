@@ -213,4 +213,20 @@ func TestHeadStubsAndFormat3(t *testing.T) {
 	if n, err := StateInstances(e.b); n != 0 || err != nil {
 		t.Fatalf("StateInstances(format 3 head) = %d, %v", n, err)
 	}
+	// HeadJourneys reads the journeys of format 6 and says format 3 has none.
+	var journeys []string
+	if listed, err := HeadJourneys(head, func(j string) { journeys = append(journeys, j) }); !listed || err != nil || len(journeys) != len(u.Instances) {
+		t.Fatalf("HeadJourneys(format 6) = %v, %v, journeys %q", listed, err, journeys)
+	}
+	for i, j := range journeys {
+		if j != u.Instances[i].Journey {
+			t.Errorf("HeadJourneys: instance %d in %q, want %q", i, j, u.Instances[i].Journey)
+		}
+	}
+	if listed, err := HeadJourneys(e.b, func(string) { t.Fatal("a format 3 head has no journeys") }); listed || err != nil {
+		t.Fatalf("HeadJourneys(format 3) = %v, %v", listed, err)
+	}
+	if _, err := HeadJourneys(head[:len(head)/2], func(string) {}); err == nil {
+		t.Fatal("HeadJourneys of a cut head: no error")
+	}
 }

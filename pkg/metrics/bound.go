@@ -142,11 +142,6 @@ func counterOf[K comparable](in *instruments, name, desc string, labels func(K) 
 	return kept(in, inst, err, labels)
 }
 
-func upDownCounterOf[K comparable](in *instruments, name, desc string, labels func(K) []attribute.KeyValue) *counter[K] {
-	inst, err := in.m.Int64ObservableUpDownCounter(name, metric.WithDescription(desc))
-	return kept(in, inst, err, labels)
-}
-
 func gaugeOf[K comparable](in *instruments, name, desc string, labels func(K) []attribute.KeyValue) *counter[K] {
 	inst, err := in.m.Int64ObservableGauge(name, metric.WithDescription(desc))
 	return kept(in, inst, err, labels)

@@ -26,7 +26,7 @@ func BenchmarkEventHooks(b *testing.B) {
 		i := 0
 		for range b.N {
 			began := time.Now()
-			s.Processed("events", int32(i%16), stream.KindRecord, 1)
+			s.Processed("events", int32(i%16), stream.KindRecord, stream.OutcomeProcessed, 1)
 			j.Entered("abandoned-cart")
 			j.Sent("email")
 			j.Skipped("quiet_hours")

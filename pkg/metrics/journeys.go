@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -17,7 +18,7 @@ import (
 type Journeys struct {
 	entered  *counter[string]
 	exited   *counter[string]
-	active   *counter[string]
+	active   *activeInstances
 	sent     *counter[string]
 	skipped  *counter[string]
 	handled  metric.Float64Histogram
@@ -43,7 +44,7 @@ func NewJourneys(m metric.Meter) (*Journeys, error) {
 	j.exited = counterOf(in, "beckon_journey_exits", "Instances of a journey that ended.", label("journey"))
 	j.sent = counterOf(in, "beckon_sends", "Send commands produced, by channel.", label("channel"))
 	j.skipped = counterOf(in, "beckon_skips", "Sends and entries that did not happen, by reason.", label("reason"))
-	j.active = upDownCounterOf(in, "beckon_journey_active_instances", "Instances entered minus instances ended, by this process since it started.", label("journey"))
+	j.active = activeOf(in, "beckon_journey_active_instances", "Running instances of a journey in the partitions this process owns, counted from their state.")
 	j.handled = in.seconds("beckon_engine_processing_duration", "Time the engine took over one message, by kind.", latencyBuckets)
 	j.lateness = in.seconds("beckon_timer_lateness", "How late timers fired: the engine's clock when fired minus the due time.", latenessBuckets)
 	err := in.err
@@ -57,15 +58,74 @@ func NewJourneys(m metric.Meter) (*Journeys, error) {
 }
 
 // Entered counts an entry into journey.
-func (j *Journeys) Entered(journey string) {
-	j.entered.add(journey, 1)
-	j.active.add(journey, 1)
-}
+func (j *Journeys) Entered(journey string) { j.entered.add(journey, 1) }
 
 // Exited counts an instance of journey that ended.
-func (j *Journeys) Exited(journey string) {
-	j.exited.add(journey, 1)
-	j.active.add(journey, -1)
+func (j *Journeys) Exited(journey string) { j.exited.add(journey, 1) }
+
+// ActiveInstances sets a partition's running instances per journey, as
+// counted from its restored state; nil forgets the partition (revoked).
+func (j *Journeys) ActiveInstances(partition int32, byJourney map[string]int64) {
+	a := j.active
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if byJourney == nil {
+		delete(a.byPartition, partition)
+		return
+	}
+	a.byPartition[partition] = byJourney
+}
+
+// ActiveChanged moves a partition's running instances of journey by
+// delta, after a transaction that entered or ended some committed.
+func (j *Journeys) ActiveChanged(partition int32, journey string, delta int64) {
+	a := j.active
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := a.byPartition[partition]
+	if m == nil {
+		// Not counted (a Released partition): its next Ready counts it.
+		return
+	}
+	m[journey] += delta
+}
+
+// activeInstances is the gauge of running instances per journey: the sum,
+// at each collection, of the counts of the partitions this process owns.
+// A journey stays a series (at 0) while an owned partition has counted it.
+type activeInstances struct {
+	inst        metric.Int64ObservableGauge
+	sets        *boundSets[string]
+	mu          sync.Mutex
+	byPartition map[int32]map[string]int64
+}
+
+func activeOf(in *instruments, name, desc string) *activeInstances {
+	if in.err != nil {
+		return nil
+	}
+	inst, err := in.m.Int64ObservableGauge(name, metric.WithDescription(desc))
+	if err != nil {
+		in.err = err
+		return nil
+	}
+	return &activeInstances{inst: inst, sets: newBoundSets(label("journey")), byPartition: map[int32]map[string]int64{}}
+}
+
+func (a *activeInstances) instrument() metric.Observable { return a.inst }
+
+func (a *activeInstances) observe(o metric.Observer) {
+	a.mu.Lock()
+	sums := map[string]int64{}
+	for _, m := range a.byPartition {
+		for journey, n := range m {
+			sums[journey] += n
+		}
+	}
+	a.mu.Unlock()
+	for journey, n := range sums {
+		o.ObserveInt64(a.inst, n, a.sets.get(journey).obs...)
+	}
 }
 
 // Sent counts a send command for channel.

@@ -49,8 +49,10 @@ func exercised(t *testing.T) (*Registry, string) {
 	if err := ObserveHealth(reg.Meter(), probe{ready: false, health: errors.New("stalled"), owned: 3, parts: 2}); err != nil {
 		t.Fatal(err)
 	}
-	s.Processed("events", 1, stream.KindRecord, 3)
+	s.Processed("events", 1, stream.KindRecord, stream.OutcomeProcessed, 3)
+	s.Processed("events", 1, stream.KindRecord, stream.OutcomeRetried, 2)
 	s.Committed(20*time.Millisecond, 3)
+	s.TxnTiming(stream.TxnTiming{Flush: 2 * time.Millisecond, End: 5 * time.Millisecond, Messages: 3})
 	s.Aborted("transaction not committed: rebalance or fencing during the transaction")
 	s.Retried(1, `read journey state of user "u-42": pebble: closed`, time.Second)
 	s.DeadLettered("events", `decode event: wrong magic byte for user "u-42"`)
@@ -62,6 +64,12 @@ func exercised(t *testing.T) (*Registry, string) {
 	j.Entered("abandoned-cart")
 	j.Entered("abandoned-cart")
 	j.Exited("abandoned-cart")
+	j.ActiveInstances(0, map[string]int64{"abandoned-cart": 4, "welcome": 1})
+	j.ActiveInstances(1, map[string]int64{"abandoned-cart": 3})
+	j.ActiveInstances(2, map[string]int64{"welcome": 7})
+	j.ActiveInstances(2, nil) // revoked
+	j.ActiveChanged(1, "abandoned-cart", -1)
+	j.ActiveChanged(2, "welcome", 1) // not owned: ignored
 	j.Sent("email")
 	j.Skipped("quiet_hours")
 	j.Skipped("receipt delivered for command c-1 of user u-42, which no running instance sent")
@@ -82,9 +90,12 @@ func exercised(t *testing.T) (*Registry, string) {
 func TestExposition(t *testing.T) {
 	_, out := exercised(t)
 	for _, want := range []string{
-		`beckon_stream_messages_total{kind="record",topic="events"} 3`,
+		`beckon_stream_messages_total{kind="record",outcome="processed",topic="events"} 3`,
+		`beckon_stream_messages_total{kind="record",outcome="retried",topic="events"} 2`,
 		`beckon_stream_transaction_duration_seconds_count 1`,
 		`beckon_stream_transaction_messages_count 1`,
+		`beckon_stream_commit_duration_seconds_bucket{le="0.01"} 1`,
+		`beckon_stream_commit_duration_seconds_bucket{le="0.005"} 0`,
 		`beckon_stream_aborts_total{cause="rebalance"} 1`,
 		`beckon_stream_retries_total{cause="store_read"} 1`,
 		`beckon_stream_dead_letters_total{reason="undecodable",topic="events"} 1`,
@@ -96,7 +107,8 @@ func TestExposition(t *testing.T) {
 		`beckon_stream_restore_duration_seconds_count{partition="1"} 1`,
 		`beckon_journey_entries_total{journey="abandoned-cart"} 2`,
 		`beckon_journey_exits_total{journey="abandoned-cart"} 1`,
-		`beckon_journey_active_instances{journey="abandoned-cart"} 1`,
+		`beckon_journey_active_instances{journey="abandoned-cart"} 6`,
+		`beckon_journey_active_instances{journey="welcome"} 1`,
 		`beckon_sends_total{channel="email"} 1`,
 		`beckon_skips_total{reason="quiet_hours"} 1`,
 		`beckon_skips_total{reason="receipt"} 1`,
@@ -133,9 +145,10 @@ func TestHooksDoNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, fn := range map[string]func(){
-		"Processed":  func() { s.Processed("events", 3, stream.KindRecord, 1) },
+		"Processed":  func() { s.Processed("events", 3, stream.KindRecord, stream.OutcomeProcessed, 1) },
 		"Lag":        func() { s.Lag("events", 3, 9) },
 		"Committed":  func() { s.Committed(time.Millisecond, 10) },
+		"TxnTiming":  func() { s.TxnTiming(stream.TxnTiming{End: time.Millisecond}) },
 		"Sent":       func() { j.Sent("email") },
 		"Entered":    func() { j.Entered("cart") },
 		"Skipped":    func() { j.Skipped("quiet_hours") },

@@ -26,8 +26,9 @@ type topicPartition struct {
 }
 
 type topicKind struct {
-	topic string
-	kind  stream.Kind
+	topic   string
+	kind    stream.Kind
+	outcome stream.Outcome
 }
 
 type topicClass struct{ topic, class string }
@@ -37,6 +38,7 @@ type topicClass struct{ topic, class string }
 type Stream struct {
 	processed     *counter[topicKind]
 	txnSeconds    metric.Float64Histogram
+	commitSeconds metric.Float64Histogram
 	txnMessages   metric.Int64Histogram
 	aborts        *counter[string]
 	retries       *counter[string]
@@ -53,6 +55,7 @@ type Stream struct {
 
 var _ stream.Metrics = (*Stream)(nil)
 var _ stream.RestoreMetrics = (*Stream)(nil)
+var _ stream.TxnTimingMetrics = (*Stream)(nil)
 
 // NewStream creates the runtime's instruments on m.
 func NewStream(m metric.Meter) (*Stream, error) {
@@ -66,9 +69,9 @@ func NewStream(m metric.Meter) (*Stream, error) {
 	perPartition := func(k topicPartition) []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("partition", strconv.Itoa(int(k.partition)))}
 	}
-	s.processed = counterOf(in, "beckon_stream_messages", "Messages handled (records, table updates, timers), dead-lettered ones included.",
+	s.processed = counterOf(in, "beckon_stream_messages", "Messages handled (records, table updates, timers), by outcome: processed, dead_lettered, or retried (their transaction aborted).",
 		func(k topicKind) []attribute.KeyValue {
-			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String())}
+			return []attribute.KeyValue{attribute.String("topic", k.topic), attribute.String("kind", k.kind.String()), attribute.String("outcome", k.outcome.String())}
 		})
 	s.aborts = counterOf(in, "beckon_stream_aborts", "Transactions that did not commit, by cause.", label("cause"))
 	s.retries = counterOf(in, "beckon_stream_retries", "Partitions paused after a transient failure, by cause.", label("cause"))
@@ -83,6 +86,7 @@ func NewStream(m metric.Meter) (*Stream, error) {
 		return []attribute.KeyValue{attribute.String("partition", strconv.Itoa(int(p)))}
 	})
 	s.txnSeconds = in.seconds("beckon_stream_transaction_duration", "Committed transactions: from begin to commit.", latencyBuckets)
+	s.commitSeconds = in.seconds("beckon_stream_commit_duration", "Committed transactions: from the last message processed to the commit (flush, offsets, EndTxn).", latencyBuckets)
 	s.restoreTook = in.seconds("beckon_stream_restore_duration", "Partition restores, from assignment to ready.", restoreBuckets)
 	err := in.err
 	if err == nil {
@@ -121,15 +125,21 @@ func (s *Stream) owns(partition int32) bool {
 	return false
 }
 
-// Processed counts handled messages by topic and kind.
-func (s *Stream) Processed(topic string, _ int32, kind stream.Kind, n int) {
-	s.processed.add(topicKind{topic, kind}, int64(n))
+// Processed counts handled messages by topic, kind and outcome.
+func (s *Stream) Processed(topic string, _ int32, kind stream.Kind, outcome stream.Outcome, n int) {
+	s.processed.add(topicKind{topic, kind, outcome}, int64(n))
 }
 
 // Committed records a committed transaction's duration and size.
 func (s *Stream) Committed(d time.Duration, messages int) {
 	s.txnSeconds.Record(context.Background(), d.Seconds(), s.none.rec...)
 	s.txnMessages.Record(context.Background(), int64(messages), s.none.rec...)
+}
+
+// TxnTiming records a committed transaction's commit latency: the wait
+// for its records' acknowledgements and the end of the transaction.
+func (s *Stream) TxnTiming(t stream.TxnTiming) {
+	s.commitSeconds.Record(context.Background(), (t.Flush + t.End).Seconds(), s.none.rec...)
 }
 
 // Aborted counts an aborted transaction by the class of its reason.

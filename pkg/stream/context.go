@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -26,6 +27,8 @@ type Context struct {
 	undo   []undo
 	emits  []*kgo.Record
 	timers int64 // change in the number of pending timers
+	after  []func()
+	msgCtx context.Context // Message.Context of the message
 }
 
 type write struct {
@@ -36,6 +39,11 @@ type write struct {
 // Now is the runtime's clock for this transaction: the same for every
 // message in it, and the time timers are compared against.
 func (c *Context) Now() time.Time { return c.now }
+
+// TraceContext is the context of the message being processed
+// (Message.Context): with the Kafka client traced it holds the span of the
+// record's receipt, for the processor's log calls.
+func (c *Context) TraceContext() context.Context { return c.msgCtx }
 
 // Partition is the partition number being processed.
 func (c *Context) Partition() int32 { return c.w.p.id }

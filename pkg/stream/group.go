@@ -23,6 +23,7 @@ type Group struct {
 	// the processor or a table (CheckPartitioning, Validate).
 	checkPartitioning bool
 	validators        map[string]Validator
+	watchers          []Watcher
 }
 
 // Edge is one declaration passed to Define.

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -52,6 +53,19 @@ type Message struct {
 	Timestamp time.Time
 	// Due is when a timer was due (KindTimer only).
 	Due time.Time
+	// ctx is the record's context, holding the span of its fetch when
+	// the Kafka client is traced.
+	ctx context.Context
+}
+
+// Context returns the record's context: with the Kafka client traced
+// (franz-go's kotel hooks), it holds the span of the record's receipt, so
+// a log call made with it carries its trace and span IDs. Never nil.
+func (m *Message) Context() context.Context {
+	if m.ctx == nil {
+		return context.Background()
+	}
+	return m.ctx
 }
 
 // Processor handles one message. It returns nil on success; an error

@@ -6,8 +6,9 @@ import "time"
 // concurrent use and fast: they are called on the processing path.
 type Metrics interface {
 	// Processed counts messages of one kind handled for a topic partition
-	// (topic "" for timers).
-	Processed(topic string, partition int32, kind Kind, n int)
+	// (topic "" for timers), and what became of them, when their
+	// transaction has ended.
+	Processed(topic string, partition int32, kind Kind, outcome Outcome, n int)
 	// Committed reports a committed transaction: its duration from begin to
 	// commit, and how many messages it carried.
 	Committed(d time.Duration, messages int)
@@ -19,7 +20,8 @@ type Metrics interface {
 	RestoreProgress(topic string, partition int32, restored, total int64)
 	// TimersPending reports the timers scheduled in a partition.
 	TimersPending(partition int32, n int64)
-	// DeadLettered counts a message sent to the dead-letter topic.
+	// DeadLettered counts a message sent to the dead-letter topic, once
+	// its transaction has committed.
 	DeadLettered(topic string, reason string)
 	// Retried reports a partition paused after a transient failure, why,
 	// and how long until it is processed again; the other partitions go on.
@@ -32,7 +34,7 @@ type Metrics interface {
 // NopMetrics discards every measurement.
 type NopMetrics struct{}
 
-func (NopMetrics) Processed(string, int32, Kind, int)          {}
+func (NopMetrics) Processed(string, int32, Kind, Outcome, int) {}
 func (NopMetrics) Committed(time.Duration, int)                {}
 func (NopMetrics) Aborted(string)                              {}
 func (NopMetrics) RestoreProgress(string, int32, int64, int64) {}

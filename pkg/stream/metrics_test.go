@@ -16,7 +16,8 @@ import (
 // recorder is a Metrics that remembers what it was told.
 type recorder struct {
 	mu        sync.Mutex
-	processed map[Kind]int
+	processed map[Kind]int    // committed: processed or dead-lettered
+	outcomes  map[Outcome]int // every outcome
 	commits   int
 	dead      int
 	restored  map[string]int64 // topic/partition -> offsets restored
@@ -26,12 +27,15 @@ type recorder struct {
 }
 
 func newRecorder() *recorder {
-	return &recorder{processed: map[Kind]int{}, restored: map[string]int64{}, timers: map[int32]int64{}}
+	return &recorder{processed: map[Kind]int{}, outcomes: map[Outcome]int{}, restored: map[string]int64{}, timers: map[int32]int64{}}
 }
 
-func (r *recorder) Processed(_ string, _ int32, k Kind, n int) {
+func (r *recorder) Processed(_ string, _ int32, k Kind, o Outcome, n int) {
 	r.mu.Lock()
-	r.processed[k] += n
+	if o != OutcomeRetried {
+		r.processed[k] += n
+	}
+	r.outcomes[o] += n
 	r.mu.Unlock()
 }
 func (r *recorder) Committed(time.Duration, int) { r.mu.Lock(); r.commits++; r.mu.Unlock() }
@@ -109,7 +113,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		rec.mu.Lock()
-		done := rec.processed[KindRecord] >= 41 && rec.commits > 0 && rec.dead == 1 && rec.lagSeen
+		done := rec.outcomes[OutcomeProcessed] >= 40 && rec.outcomes[OutcomeDeadLettered] == 1 && rec.commits > 0 && rec.dead == 1 && rec.lagSeen
 		var timers int64
 		for _, n := range rec.timers {
 			timers += n
@@ -119,7 +123,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics: processed %v commits %d dead %d lag %v timers %d; want 41 records, commits, 1 dead letter, lag, 20 timers", rec.processed, rec.commits, rec.dead, rec.lagSeen, timers)
+			t.Fatalf("metrics: outcomes %v commits %d dead %d lag %v timers %d; want 40 processed, commits, 1 dead letter, lag, 20 timers", rec.outcomes, rec.commits, rec.dead, rec.lagSeen, timers)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -103,6 +103,9 @@ type partitionWork struct {
 	// floorLowered is set once a schedule in this transaction lowered the
 	// floor; firing then stops raising it.
 	floorLowered bool
+	// out is what the partition handled, reported when the transaction
+	// ends.
+	out outcomes
 	// ctx is the Context of the message being processed (txn.process).
 	ctx Context
 }

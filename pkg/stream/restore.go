@@ -16,10 +16,13 @@ import (
 // and restores each in the background; a partition is fetched and processed
 // only once its store is restored.
 func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
-	r.joined.Store(true)
 	nums := partitionNumbers(assigned)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Joined only with the new partitions in parts (Ready reads joined,
+	// then parts under mu): set before, Ready could find the group joined
+	// and no partition to wait for, and say ready before any restore.
+	defer r.joined.Store(true)
 	var fresh []int32
 	for _, n := range nums {
 		if _, owned := r.parts[n]; !owned {
@@ -67,6 +70,7 @@ func (r *Runner) release(p *partitionState) {
 	p.ready.Store(false)
 	p.cancelRestore()
 	p.restored.Wait()
+	r.watchReleased(p)
 	if err := p.closeStore(); err != nil {
 		r.log.Warn("close store", "partition", p.id, "err", err)
 	}
@@ -103,6 +107,9 @@ func (r *Runner) restore(ctx context.Context, p *partitionState, cl *kgo.Client)
 	started := time.Now()
 	for {
 		err := r.restoreOnce(ctx, p)
+		if err == nil {
+			err = r.watchReady(ctx, p)
+		}
 		if err == nil {
 			break
 		}
@@ -146,6 +153,7 @@ func (r *Runner) restoreAgain(p *partitionState) {
 	// The cache may hold rows the failed batch should have replaced.
 	p.cache = newReadCache(r.o.StateCacheBytes)
 	p.cancelRestore()
+	r.watchReleased(p)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancelRestore = cancel
 	p.restored.Add(1)

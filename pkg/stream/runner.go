@@ -339,6 +339,7 @@ func (r *Runner) iterate(fetches kgo.Fetches) error {
 		err = t.commit(begun)
 	}
 	if err != nil {
+		t.report(false)
 		return r.confine(t, err)
 	}
 	r.settled(t)

@@ -41,6 +41,8 @@ type txn struct {
 	backlog atomic.Bool
 	// timing is where the transaction spent its time, for TxnTimingMetrics.
 	timing TxnTiming
+	// ended holds what each partition handled, for report.
+	ended []*outcomes
 }
 
 // run processes the records and the due timers of every ready partition,
@@ -52,8 +54,11 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 		byPartition[rec.Partition] = append(byPartition[rec.Partition], rec)
 	}
 	t.works = make(map[int32]*partitionWork, len(ready))
+	_, noMetrics := t.r.o.Metrics.(NopMetrics)
 	for _, p := range ready {
-		t.works[p.id] = newWork(t.r.g, p)
+		w := newWork(t.r.g, p)
+		w.out.off = noMetrics
+		t.works[p.id] = w
 	}
 	var notReady []error
 	for id, recs := range byPartition {
@@ -80,6 +85,11 @@ func (t *txn) run(records []*kgo.Record, ready []*partitionState) error {
 		}()
 	}
 	wg.Wait()
+	for _, w := range t.works {
+		if len(w.out.tally) > 0 || len(w.out.after) > 0 {
+			t.ended = append(t.ended, &w.out)
+		}
+	}
 	for i, p := range ready {
 		if errs[i] != nil {
 			errs[i] = fmt.Errorf("partition %d: %w", p.id, errs[i])
@@ -144,7 +154,7 @@ func byTimestamp(recs []*kgo.Record, isTable func(string) bool) []*kgo.Record {
 func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 	r := t.r
 	for _, rec := range records {
-		m := Message{Kind: KindRecord, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+		m := Message{Kind: KindRecord, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp, ctx: rec.Context}
 		if len(rec.Headers) > 0 {
 			m.Headers = make([]Header, len(rec.Headers))
 			for i, h := range rec.Headers {
@@ -159,12 +169,12 @@ func (t *txn) runPartition(w *partitionWork, records []*kgo.Record) error {
 		if r.g.isTable(rec.Topic) {
 			if rec.Offset < w.p.tableAhead[rec.Topic] {
 				// Restore applied it ahead of the group's position.
-				r.o.Metrics.Processed(rec.Topic, rec.Partition, KindTableUpdate, 1)
+				w.out.count(&m, KindTableUpdate, false)
 				continue
 			}
 			applyTableRow(w, rec)
 			if !r.g.deliver[rec.Topic] {
-				r.o.Metrics.Processed(rec.Topic, rec.Partition, KindTableUpdate, 1)
+				w.out.count(&m, KindTableUpdate, false)
 				continue
 			}
 			m.Kind = KindTableUpdate
@@ -248,29 +258,31 @@ func (t *txn) process(w *partitionWork, m Message) error {
 	}
 	// One Context per partition and transaction, reset for each message:
 	// a Context is valid only during the processor's call, and reusing it
-	// keeps its undo and emit slices' memory.
+	// keeps its undo, emit and AfterCommit slices' memory.
 	c := &w.ctx
-	*c = Context{now: t.now, w: w, globals: r.globals, undo: c.undo[:0], emits: c.emits[:0]}
-	err := call(r.g.process, c, m, r.log)
+	*c = Context{now: t.now, w: w, globals: r.globals, undo: c.undo[:0], emits: c.emits[:0], after: c.after[:0], msgCtx: m.Context()}
+	err := call(r.g.process, c, &m, r.log)
 	if err == nil {
 		err = t.checkOutputs(c)
 	}
 	t.msgs.Add(1)
-	r.o.Metrics.Processed(m.Topic, m.Partition, m.Kind, 1)
 	if err == nil {
+		w.out.count(&m, m.Kind, false)
 		for _, rec := range c.emits {
 			t.produce(rec, w, &m)
 		}
 		w.timers += c.timers
+		w.out.after = append(w.out.after, c.after...)
 		return nil
 	}
 	w.rollback(c.undo)
 	if IsRetryable(err) {
+		w.out.count(&m, m.Kind, false) // reported as retried: the transaction aborts
 		return err
 	}
 	reason := err.Error()
-	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
-	r.o.Metrics.DeadLettered(m.Topic, reason)
+	r.log.WarnContext(m.Context(), "dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
+	w.out.deadLettered(&m, reason)
 	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now, r.o.ProducerBatchMaxBytes), w, &m)
 	return nil
 }
@@ -287,9 +299,8 @@ func (t *txn) deadLetterRefused(w *partitionWork, m Message, rej rejection) erro
 		limit = minDeadLetterBytes
 	}
 	t.msgs.Add(1)
-	r.o.Metrics.Processed(m.Topic, m.Partition, m.Kind, 1)
-	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", rej.reason)
-	r.o.Metrics.DeadLettered(m.Topic, rej.reason)
+	r.log.WarnContext(m.Context(), "dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", rej.reason)
+	w.out.deadLettered(&m, rej.reason)
 	t.produce(deadLetter(r.g.dlq, r.g.name, m, rej.reason, t.now, limit), w, &m)
 	return nil
 }
@@ -324,14 +335,14 @@ func (t *txn) checkOutputs(c *Context) error {
 
 // call runs the processor, turning a panic into an error so one bad
 // message cannot crash the process.
-func call(p Processor, c *Context, m Message, log *slog.Logger) (err error) {
+func call(p Processor, c *Context, m *Message, log *slog.Logger) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("processor panic: %v", v)
-			log.Error("processor panic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "panic", v, "stack", string(debug.Stack()))
+			log.ErrorContext(m.Context(), "processor panic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	return p(c, m)
+	return p(c, *m)
 }
 
 // applyTableRow materialises a table record into the transaction: an
@@ -394,6 +405,10 @@ func (t *txn) commit(begun time.Time) error {
 		return fmt.Errorf("transaction not committed: %s", reason)
 	}
 	r.o.Metrics.Committed(time.Since(begun), int(t.msgs.Load()))
+	// Before the stores take the transaction: a store write that fails
+	// restores the partition, and its Watchers' Ready must see the
+	// AfterCommit functions' effects already.
+	t.report(true)
 
 	// The stores take the transaction while the loop polls for the next
 	// one: the lock, taken here and released when they have it, keeps the

@@ -89,8 +89,8 @@ func tableUpdate(m Message) Message {
 // work w's transaction.
 func (t *txn) reject(w *partitionWork, m Message, reason string) {
 	r := t.r
-	r.log.Warn("dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
-	r.o.Metrics.DeadLettered(m.Topic, reason)
+	r.log.WarnContext(m.Context(), "dead-lettering message", "kind", m.Kind, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason)
+	w.out.deadLettered(&m, reason)
 	t.produce(deadLetter(r.g.dlq, r.g.name, m, reason, t.now, r.o.ProducerBatchMaxBytes), w, &m)
 }
 

@@ -86,14 +86,6 @@ func storeOptions(log *slog.Logger, cache *pebble.Cache) *pebble.Options {
 	// compaction cost ~5% of the engine's CPU entering 1M instances, and
 	// its decode on reads, for little space.
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
-	// An engine rewrites each user's state on every event: a larger
-	// memtable (8 MiB, Pebble's default is 4) absorbs more of those
-	// rewrites before a flush writes them out, so flushes and the
-	// compactions after them carry fewer obsolete versions. On enginebench
-	// this cut Pebble's flush and compaction CPU from ~0.9 to ~0.5 s per
-	// 200,000 events; 16 MiB cut it further but added ~100 MiB of peak RSS
-	// entering 200,000 instances (8 MiB added none measurable).
-	o.MemTableSize = 8 << 20
 	// A write stall (too many L0 files or memtables queued for flush: the
 	// compactions are behind the writes) blocks the transaction that
 	// commits into the store; say so.

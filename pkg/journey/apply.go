@@ -79,10 +79,12 @@ type Snapshot struct {
 	keys *eventKeys
 }
 
-// eventKeys are the entry keys of one event, by journey.
+// eventKeys are the entry keys of one event, by journey, and its
+// properties as checked for them.
 type eventKeys struct {
-	ev   *records.Event
-	keys map[entryKeyOf]entryKeyResult
+	ev    *records.Event
+	keys  map[entryKeyOf]entryKeyResult
+	props *propsOfEvent
 }
 
 // ErrNoTable is what a Lookup port returns (wrapped) for a table it does
@@ -160,6 +162,9 @@ func Apply(u *User, in Input, snap *Snapshot, now time.Time) (Effects, error) {
 	a := &applier{u: u, in: in, env: snap, now: now}
 	if k := snap.keys; k != nil && in.Event != nil && k.ev == in.Event {
 		a.keys = k.keys
+		if k.props != nil && k.props.ev == in.Event {
+			a.props = k.props
+		}
 	}
 	if a.checkLoaded(); a.err != nil {
 		return Effects{}, a.err
@@ -229,8 +234,15 @@ type applier struct {
 	events map[*records.Event]map[string]any
 	items  map[*Instance][]any
 	keys   map[entryKeyOf]entryKeyResult
+	// props is the last event's properties, checked once (propsOf).
+	props *propsOfEvent
 	// spans are the step spans opened so far (see span).
 	spans []stepSpan
+}
+
+type propsOfEvent struct {
+	ev *records.Event
+	p  eventProps
 }
 
 type entryKeyOf struct {

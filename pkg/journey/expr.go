@@ -243,10 +243,24 @@ type Vars struct {
 	// most expressions on an event read one property, which props gives
 	// without the map.
 	lazyEvent func() map[string]any
-	// props is the event's properties as JSON text, when set (hasProps):
-	// a property selection reads its field from it (Expr.prop).
-	props    records.JSON
-	hasProps bool
+	// props is the event's properties as JSON text, when set: a property
+	// selection reads its field from it (Expr.prop).
+	props *eventProps
+}
+
+// eventProps is an event's properties text, checked on the first read of
+// a property and shared by every expression on the event.
+type eventProps struct {
+	text    records.JSON
+	checked bool
+	fields  records.JSONFields
+}
+
+func (p *eventProps) field(name string) (v any, found, ok bool) {
+	if !p.checked {
+		p.fields, p.checked = p.text.Fields(), true
+	}
+	return p.fields.Field(name)
 }
 
 // event returns Event, built on first use when it is lazy.
@@ -266,10 +280,10 @@ func (e *Expr) Eval(v *Vars) (any, error) {
 	if v == nil {
 		v = &Vars{}
 	}
-	if e.prop != "" && v.hasProps {
+	if e.prop != "" && v.props != nil {
 		// What walk gives on the parsed properties, unless the text is
 		// one Field leaves to the full parse.
-		if x, found, ok := v.props.Field(e.prop); ok {
+		if x, found, ok := v.props.field(e.prop); ok {
 			if !found {
 				return nil, fmt.Errorf("evaluate %q: no such key: %s", e.src, e.prop)
 			}

@@ -334,6 +334,8 @@ func TestPropertyFastPathMatchesCEL(t *testing.T) {
 		if err != nil {
 			event["properties"] = map[string]any(nil) // what eventVars gives
 		}
+		// One check of the text serves every field, as in an Apply.
+		shared := &eventProps{text: props}
 		for _, field := range []string{"cart_id", "price", "gift", "note", "tags", "variant", "n", "esc", "missing"} {
 			src := "event.properties." + field
 			e, err := CompileExpr(src)
@@ -344,7 +346,7 @@ func TestPropertyFastPathMatchesCEL(t *testing.T) {
 				t.Fatalf("%s: not recognised as a property selection", src)
 			}
 			built := false
-			fastVars := &Vars{props: props, hasProps: true, lazyEvent: func() map[string]any { built = true; return event }}
+			fastVars := &Vars{props: shared, lazyEvent: func() map[string]any { built = true; return event }}
 			fast, fastErr := e.Eval(fastVars)
 			slow, slowErr := e.eval(&Vars{Event: event})
 			walked, walkErr := e.walk(&Vars{Event: event})

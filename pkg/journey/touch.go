@@ -34,7 +34,7 @@ func Touches(u *User, in Input, snap *Snapshot) []bool {
 	if in.Event != nil && a.keys != nil {
 		// Apply of the same event reuses them (entry keys depend on the
 		// event and the journey only).
-		snap.keys = &eventKeys{ev: in.Event, keys: a.keys}
+		snap.keys = &eventKeys{ev: in.Event, keys: a.keys, props: a.props}
 	}
 	return out
 }

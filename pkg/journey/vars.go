@@ -40,7 +40,7 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen, need 
 	if ev != nil && need&needEvent != 0 {
 		v.Event = nil
 		v.lazyEvent = func() map[string]any { return a.eventVars(ev) }
-		v.props, v.hasProps = ev.Properties, true
+		v.props = a.propsOf(ev)
 	}
 	if inst != nil && need&needState != 0 {
 		v.State = make(map[string]any, len(inst.Vars)+4)
@@ -59,6 +59,16 @@ func (a *applier) vars(inst *Instance, ev *records.Event, rc *ReceiptSeen, need 
 		v.Receipt = map[string]any{"status": rc.Status, "text": rc.Text, "command_id": rc.CommandID, "at": rc.At}
 	}
 	return v
+}
+
+// propsOf is ev's properties for property reads, shared by the
+// expressions of one Apply (and of the Touches before it).
+func (a *applier) propsOf(ev *records.Event) *eventProps {
+	if a.props != nil && a.props.ev == ev {
+		return &a.props.p
+	}
+	a.props = &propsOfEvent{ev: ev, p: eventProps{text: ev.Properties}}
+	return &a.props.p
 }
 
 // eventVars is the event as CEL sees it, parsed once per Apply: an event

@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"math"
 	"unicode/utf8"
 )
 
@@ -15,49 +16,70 @@ import (
 // escapes Map's own parser leaves to encoding/json, ...): the caller then
 // uses Map.
 func (j JSON) Field(name string) (v any, found, ok bool) {
+	f := j.Fields()
+	return f.Field(name)
+}
+
+// JSONFields is a JSON object's text checked once, with where each of its
+// top-level values starts: reading several properties of one event costs
+// one check of the text, not one per property.
+type JSONFields struct {
+	b  JSON
+	ok bool
+	// at holds each key (without escapes) and the offset of its value, in
+	// the text's order.
+	at []jsonAt
+}
+
+// jsonAt is a key's bytes b[start:end] and its value's offset.
+type jsonAt struct{ start, end, at int32 }
+
+// Fields checks j as Field does and indexes its top-level keys.
+func (j JSON) Fields() JSONFields {
 	if j.IsZero() {
-		return nil, false, true
+		return JSONFields{ok: true}
 	}
 	p := jsonParser{b: j}
 	p.space()
 	if p.lit("null") {
 		p.space()
-		return nil, false, p.i == len(p.b)
+		return JSONFields{ok: p.i == len(p.b)}
 	}
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return nil, false, false
+		return JSONFields{}
 	}
 	p.i++
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
 		p.space()
-		return nil, false, p.i == len(p.b)
+		return JSONFields{ok: p.i == len(p.b)}
 	}
+	if len(j) > math.MaxInt32 {
+		return JSONFields{}
+	}
+	// An event's properties are a handful of keys: one allocation.
+	f := JSONFields{b: j, at: make([]jsonAt, 0, 12)}
 	for {
 		p.space()
+		start := p.i + 1
 		k, ok := p.rawKey()
 		if !ok {
-			return nil, false, false
+			return JSONFields{}
 		}
 		p.space()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, false, false
+			return JSONFields{}
 		}
 		p.i++
 		p.space()
-		if string(k) == name {
-			// A later duplicate wins, as in Map.
-			if v, ok = p.value(1); !ok {
-				return nil, false, false
-			}
-			found = true
-		} else if !p.skip(1) {
-			return nil, false, false
+		f.at = append(f.at, jsonAt{int32(start), int32(start + len(k)), int32(p.i)})
+		if !p.skip(1) {
+			return JSONFields{}
 		}
 		p.space()
 		if p.i >= len(p.b) {
-			return nil, false, false
+			return JSONFields{}
 		}
 		switch p.b[p.i] {
 		case ',':
@@ -66,13 +88,32 @@ func (j JSON) Field(name string) (v any, found, ok bool) {
 			p.i++
 			p.space()
 			if p.i != len(p.b) {
-				return nil, false, false
+				return JSONFields{}
 			}
-			return v, found, true
+			f.ok = true
+			return f
 		default:
-			return nil, false, false
+			return JSONFields{}
 		}
 	}
+}
+
+// Field is JSON.Field on the checked text: it parses only name's value.
+func (f *JSONFields) Field(name string) (v any, found, ok bool) {
+	if !f.ok {
+		return nil, false, false
+	}
+	// A later duplicate wins, as in Map.
+	for i := len(f.at) - 1; i >= 0; i-- {
+		if k := f.at[i]; string(f.b[k.start:k.end]) == name {
+			p := jsonParser{b: f.b, i: int(k.at)}
+			if v, ok = p.value(1); !ok {
+				return nil, false, false
+			}
+			return v, true, true
+		}
+	}
+	return nil, false, true
 }
 
 // rawKey reads an object key without escapes, as the bytes between its

@@ -14,8 +14,13 @@ func checkField(t *testing.T, in string) {
 	for k := range m {
 		keys = append(keys, k)
 	}
+	fields := j.Fields()
 	for _, k := range keys {
 		v, found, ok := j.Field(k)
+		// One check of the text answers every key as Field does.
+		if v2, found2, ok2 := fields.Field(k); ok2 != ok || found2 != found || !reflect.DeepEqual(v2, v) {
+			t.Fatalf("%q: Fields().Field(%q) = %#v, %v, %v; Field has %#v, %v, %v", in, k, v2, found2, ok2, v, found, ok)
+		}
 		if !ok {
 			continue
 		}
@@ -66,6 +71,21 @@ func BenchmarkField(b *testing.B) {
 	for range b.N {
 		if _, found, ok := j.Field("sku"); !found || !ok {
 			b.Fatal("no sku")
+		}
+	}
+}
+
+// BenchmarkFields reads two properties with one check of the text, as an
+// event's entry key and a state rule do.
+func BenchmarkFields(b *testing.B) {
+	j := JSON(`{"cart_id":"cart-user-016-0","sku":"SKU-0500","name":"Canvas Sneakers","price":75,"quantity":1,"size":"M","colour":"blue","image":"https://shop.example.com/img/500.jpg"}`)
+	b.ReportAllocs()
+	for range b.N {
+		f := j.Fields()
+		_, found1, ok1 := f.Field("cart_id")
+		_, found2, ok2 := f.Field("price")
+		if !found1 || !ok1 || !found2 || !ok2 {
+			b.Fatal("no cart_id or price")
 		}
 	}
 }

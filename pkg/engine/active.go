@@ -39,13 +39,17 @@ type activeWatcher struct {
 // instance found runs. A record that cannot be decoded is logged and not
 // counted: the user's next input dead-letters it.
 func (w activeWatcher) Ready(partition int32, scan stream.StateScan) error {
-	counts := map[string]int64{}
-	// Journey IDs may share the store's memory, valid only during fn.
+	// Journey IDs may share the store's memory, valid only during fn, and
+	// an assignment to a map with a string key stores the key it is given
+	// even when the key is there already: so the map holds counters, and
+	// only a cloned key is ever assigned.
+	counters := map[string]*int64{}
 	count := func(j string) {
-		if n, ok := counts[j]; ok {
-			counts[j] = n + 1
+		if n, ok := counters[j]; ok {
+			*n++
 		} else {
-			counts[strings.Clone(j)] = 1
+			one := int64(1)
+			counters[strings.Clone(j)] = &one
 		}
 	}
 	var legacy []byte // the user whose head (format 3) names instances stored apart
@@ -86,6 +90,10 @@ func (w activeWatcher) Ready(partition int32, scan stream.StateScan) error {
 	})
 	if err != nil {
 		return err
+	}
+	counts := make(map[string]int64, len(counters))
+	for j, n := range counters {
+		counts[j] = *n
 	}
 	w.m.ActiveInstances(partition, counts)
 	return nil

@@ -220,8 +220,12 @@ func TestActiveInstancesFromStateAcrossARestart(t *testing.T) {
 	stop()
 
 	// A new process on the same state directory: counted from the store
-	// before any record is processed, so right when it is ready.
+	// before any record is processed, so right when it owns every
+	// partition, restored. (Ready alone can come first: the group may
+	// still hand the process part of the partitions while the stopped
+	// one's membership ends.)
 	reg, stop = runMeasuredEngine(t, h, "engine-2", dir)
+	waitOwnsAll(t, h)
 	if got := activeGauge(t, reg, "abandoned-cart"); got != 3 {
 		t.Fatalf("restarted on its state: active instances %d, want 3", got)
 	}
@@ -229,6 +233,7 @@ func TestActiveInstancesFromStateAcrossARestart(t *testing.T) {
 
 	// Another with no local state: restored from the changelog.
 	reg, _ = runMeasuredEngine(t, h, "engine-3", t.TempDir())
+	waitOwnsAll(t, h)
 	if got := activeGauge(t, reg, "abandoned-cart"); got != 3 {
 		t.Fatalf("restored from the changelog: active instances %d, want 3", got)
 	}
@@ -236,6 +241,21 @@ func TestActiveInstancesFromStateAcrossARestart(t *testing.T) {
 	waitGauge(reg, 4, "a fifth cart after the restart")
 	h.event("u1", "Order Completed", `{"cart_id":"c1"}`)
 	waitGauge(reg, 3, "an order after the restart")
+}
+
+// waitOwnsAll waits until h's engine owns and has restored every
+// partition of the deployment, and is ready.
+func waitOwnsAll(t *testing.T, h *harness) {
+	t.Helper()
+	events, _ := h.layout.Spec("events")
+	partitions := int(events.Partitions)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(h.engine.Partitions()) != partitions || !h.engine.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine owns partitions %v of %d within 30s", h.engine.Partitions(), partitions)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // lockedBuffer is a log destination safe for the engine's goroutines.

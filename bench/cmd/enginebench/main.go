@@ -316,38 +316,13 @@ func (d *deployment) waitConsumed(ctx context.Context, n int) (time.Time, error)
 // stateBytes reads the engine's changelog and returns the bytes of the
 // latest user states (heads and instances) and the instances they hold.
 func (d *deployment) stateBytes(ctx context.Context) (bytes, instances int, err error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(d.seeds...), kgo.ConsumeTopics(d.prefix+"changelog.engine"),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(d.cl).ListEndOffsets(ctx, d.prefix+"changelog.engine")
-	if err != nil {
-		return 0, 0, err
-	}
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			left[o.Partition] = o.Offset
-		}
-	})
 	latest := map[string][]byte{}
-	for len(left) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err0(); err != nil {
-			return 0, 0, err
+	if err := d.readTopic(ctx, d.prefix+"changelog.engine", func(r *kgo.Record) {
+		if len(r.Key) > 0 && r.Key[0] == 's' { // the runtime's state namespace
+			latest[string(r.Key)] = r.Value
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if len(r.Key) > 0 && r.Key[0] == 's' { // the runtime's state namespace
-				latest[string(r.Key)] = r.Value
-			}
-		})
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if end, ok := left[p.Partition]; ok && p.LastStableOffset >= end && (len(p.Records) == 0 || p.Records[len(p.Records)-1].Offset+2 >= end) {
-				delete(left, p.Partition)
-			}
-		})
+	}); err != nil {
+		return 0, 0, err
 	}
 	for _, v := range latest {
 		// A user's head and each of their instances are records of their

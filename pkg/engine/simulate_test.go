@@ -272,7 +272,7 @@ func TestSimulationMatchesEngine(t *testing.T) {
 		return b.String()
 	}
 	if len(simSends) != len(engineSends) {
-		t.Fatalf("the simulation made %d sends, the engine %d\nsimulation:\n%sengine:\n%s", len(simSends), len(engineSends), describe(simSends), describe(engineSends))
+		t.Fatalf("the simulation made %d sends, the engine %d (simulation input %+v)\nsimulation:\n%sengine:\n%s", len(simSends), len(engineSends), rep.Input, describe(simSends), describe(engineSends))
 	}
 	for i := range engineSends {
 		e, s := engineSends[i], simSends[i]

@@ -24,17 +24,23 @@ func (s spans) set(topic string, p int32, sp span) {
 	s[topic][p] = sp
 }
 
-// windowSpans lists, for every partition of topics, the offsets of the
-// window: from the first record stamped at or after from (the topic's
-// start when from is zero) to the first stamped at or after to, never
-// past the last stable offset (what read_committed can read now).
+// windowSpans lists, for every partition of topics, the offsets that
+// hold the window: from the first record stamped at or after from (the
+// topic's start when from is zero) to the first stamped at or after to,
+// never past the last stable offset (what read_committed can read now).
+//
+// A broker answers an offset-for-timestamp query from its sparse time
+// index: when the index entry it starts from has exactly the timestamp
+// asked for, the records of that same millisecond before the entry are
+// skipped. So the start is asked for one millisecond early, and the
+// caller drops records stamped outside [from, to) (inWindow).
 func windowSpans(ctx context.Context, adm *kadm.Client, from, to time.Time, topics ...string) (spans, error) {
 	var starts kadm.ListedOffsets
 	var err error
 	if from.IsZero() {
 		starts, err = adm.ListStartOffsets(ctx, topics...)
 	} else {
-		starts, err = adm.ListOffsetsAfterMilli(ctx, from.UnixMilli(), topics...)
+		starts, err = adm.ListOffsetsAfterMilli(ctx, from.UnixMilli()-1, topics...)
 	}
 	if err == nil {
 		err = starts.Error()

@@ -116,16 +116,14 @@ func RunJourney(ctx context.Context, j *journey.Journey, o Options) (*Report, er
 	}
 	w := &world{
 		j: j, catalog: &draftCatalog{j: j, current: []*journey.Journey{j}}, codec: o.Codec,
-		from: o.From.Truncate(time.Millisecond), to: o.To.Truncate(time.Millisecond), zone: time.UTC,
+		from: o.From.Truncate(time.Millisecond), to: o.To.Truncate(time.Millisecond), zone: j.Location,
 		samples: o.Samples, maxPayload: o.MaxPayloadBytes, sends: o.Sends,
 	}
 	if w.samples == 0 {
 		w.samples = 5
 	}
-	if tz := j.Def.Policies.TimeZone; tz != "" {
-		if loc, err := time.LoadLocation(tz); err == nil {
-			w.zone = loc
-		}
+	if w.zone == nil {
+		w.zone = time.UTC
 	}
 	names, err := resolve(o.Layout)
 	if err != nil {
@@ -298,6 +296,9 @@ func (s *session) partition(ctx context.Context, p int32) (*tally, error) {
 	err := read(ctx, s.o.Kafka, want, func(r *kgo.Record) bool {
 		switch r.Topic {
 		case s.names.events, s.names.receipts:
+			if r.Timestamp.Before(s.w.from) || !r.Timestamp.Before(s.w.to) {
+				return true // outside the window (see windowSpans)
+			}
 			if quota >= 0 && !users[string(r.Key)] {
 				if len(users) >= quota {
 					return true

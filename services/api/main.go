@@ -132,6 +132,8 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	// Drafts run on past traffic, read-only (docs/simulation.md).
+	(&api.Simulations{Kafka: kopts, Layout: declared, Codec: cd, Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...)}).Mount(s.Server)
 	if addr := own.String("health-addr"); addr != "" {
 		if err := metrics.ObserveHealth(reg.Meter(), s); err != nil {
 			return err

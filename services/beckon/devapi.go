@@ -58,6 +58,7 @@ func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, 
 		stop()
 		return devAPI{}, nil, err
 	}
+	(&api.Simulations{Kafka: kopts, Layout: layout, Codec: cd, Channels: journey.DefaultChannels}).Mount(s.Server)
 	// The banner's curl command works as soon as it is printed.
 	if err := s.WaitReady(ctx); err != nil {
 		stop()

@@ -90,6 +90,7 @@ func windowSpans(ctx context.Context, adm *kadm.Client, from, to time.Time, topi
 // nothing until that one ends. Failing says so; taking the partition as
 // read would silently cut the window.
 const stalledRead = time.Minute
+
 // read consumes the spans directly (no consumer group: nothing is
 // committed, nobody else's partitions move), read_committed, and hands
 // every data record to fn in each partition's offset order. fn returning

@@ -166,7 +166,7 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 				delete(left[fp.Topic], fp.Partition)
 				remaining--
 				// Past the window: not worth fetching.
-				cl.PauseFetchPartitions(map[string][]int32{fp.Topic: {fp.Partition}})
+				cl.RemoveConsumePartitions(map[string][]int32{fp.Topic: {fp.Partition}})
 			}
 		})
 		if stop {

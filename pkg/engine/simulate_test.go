@@ -180,6 +180,10 @@ func TestSimulationMatchesEngine(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	h := newHarness(t)
+	// The history's records are stamped with the virtual clock: it starts
+	// five days ago, so that they stay within the events topic's
+	// retention (7 days), which a real broker enforces.
+	h.clock.ns.Store(time.Now().Add(-5 * 24 * time.Hour).Truncate(time.Minute).UnixNano())
 	s := &simHistory{harness: h, users: []string{"u1", "u2", "u3", "u4", "u5", "u6"}, probes: map[string]int{}}
 	from := h.clock.now()
 	text, err := os.ReadFile(filepath.Join(examplesDir, "abandoned-cart.yaml"))

@@ -84,11 +84,11 @@ func windowSpans(ctx context.Context, adm *kadm.Client, from, to time.Time, topi
 
 // stalledRead is how long a read waits for a record of a partition it
 // has not finished before it fails. The spans end at or before the last
-// stable offset, so the broker has every record of them; a partition
-// whose last offsets hold only records of an aborted transaction whose
-// marker lies beyond the span, behind a transaction still open, can show
-// nothing until that one ends. Failing says so; taking the partition as
-// read would silently cut the window.
+// stable offset, so the broker has every record of them; but retention
+// may delete them under the read (an error), and a partition whose last offsets hold only records of an
+// aborted transaction whose marker lies beyond the span, behind one still
+// open, shows nothing until that one ends. Failing says so; taking the
+// partition as read would silently cut the window.
 const stalledRead = time.Minute
 
 // read consumes the spans directly (no consumer group: nothing is
@@ -119,11 +119,17 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 		// Commit markers tell where a partition's span ends when its
 		// last records were written in transactions.
 		kgo.KeepControlRecords(),
+		// Records deleted under the read (retention) are an error, not a
+		// silent jump to the log's new start.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 	)...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	// last is the offset last seen of each partition not done, for the
+	// error of a read that stalls.
+	last := map[string]map[int32]int64{}
 	remaining := 0
 	for _, ps := range left {
 		remaining += len(ps)
@@ -136,7 +142,7 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 			return ctx.Err()
 		}
 		if pctx.Err() != nil && fs.NumRecords() == 0 {
-			return fmt.Errorf("no record for %v before the window's end offsets %v: a transaction left open?", stalledRead, left)
+			return fmt.Errorf("no record for %v before the window's end offsets %v (read up to %v): a transaction left open?", stalledRead, left, last)
 		}
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
@@ -153,6 +159,12 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 			if !ok || stop {
 				return
 			}
+			if n := len(fp.Records); n > 0 {
+				if last[fp.Topic] == nil {
+					last[fp.Topic] = map[int32]int64{}
+				}
+				last[fp.Topic][fp.Partition] = fp.Records[n-1].Offset
+			}
 			for _, r := range fp.Records {
 				if r.Offset >= end {
 					break
@@ -166,7 +178,7 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 				delete(left[fp.Topic], fp.Partition)
 				remaining--
 				// Past the window: not worth fetching.
-				cl.RemoveConsumePartitions(map[string][]int32{fp.Topic: {fp.Partition}})
+				cl.PauseFetchPartitions(map[string][]int32{fp.Topic: {fp.Partition}})
 			}
 		})
 		if stop {

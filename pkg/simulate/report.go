@@ -75,6 +75,15 @@ type Input struct {
 	// cap on records read was reached (the counts cover the records
 	// before it), empty otherwise.
 	Truncated string `json:"truncated,omitempty"`
+	// Failed lists the partitions that could not be read or simulated;
+	// the counts leave out their users. Absent when none failed.
+	Failed []PartitionError `json:"failed,omitempty"`
+}
+
+// PartitionError says why one partition was left out.
+type PartitionError struct {
+	Partition int32  `json:"partition"`
+	Reason    string `json:"reason"`
 }
 
 // Count is a count by reason.

@@ -199,19 +199,23 @@ func (s *session) run(ctx context.Context) (*tally, error) {
 	next := make(chan int32)
 	results := make(chan *tally, len(s.parts))
 	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
+	var mu sync.Mutex
+	var failed []PartitionError
 	for range min(n, len(s.parts)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range next {
-				t, err := s.partition(ctx, p)
+				t, err := s.partitionSafely(ctx, p)
+				s.done.Add(1)
 				if err != nil {
-					once.Do(func() { firstErr = fmt.Errorf("partition %d: %w", p, err); cancel() })
+					// One partition that cannot be read or run costs its
+					// users, recorded in the report; the others go on.
+					mu.Lock()
+					failed = append(failed, PartitionError{Partition: p, Reason: err.Error()})
+					mu.Unlock()
 					continue
 				}
-				s.done.Add(1)
 				results <- t
 			}
 		}()
@@ -227,17 +231,30 @@ feed:
 	close(next)
 	wg.Wait()
 	close(results)
-	if firstErr != nil {
-		return nil, firstErr
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(failed) == len(s.parts) && len(failed) > 0 {
+		return nil, fmt.Errorf("every partition failed; partition %d: %s", failed[0].Partition, failed[0].Reason)
 	}
 	total := newTally()
 	for t := range results {
 		total.merge(t)
 	}
+	slices.SortFunc(failed, func(a, b PartitionError) int { return int(a.Partition - b.Partition) })
+	total.in.Failed = failed
 	return total, nil
+}
+
+// partitionSafely is partition, with a panic turned into the partition's
+// error: a worker's panic would end the process (the API service's).
+func (s *session) partitionSafely(ctx context.Context, p int32) (t *tally, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return s.partition(ctx, p)
 }
 
 // reportProgress calls Options.Progress every ProgressEvery until the
@@ -274,8 +291,15 @@ func (s *session) reportProgress() func() {
 	}
 }
 
+// partitionFault, when a test sets it (export_test.go), runs before each
+// partition is read: a partition that fails or panics.
+var partitionFault func(p int32)
+
 // partition reads partition p's window and tables and simulates it.
 func (s *session) partition(ctx context.Context, p int32) (*tally, error) {
+	if partitionFault != nil {
+		partitionFault(p)
+	}
 	pd := &partition{id: p, profiles: newTable(s.w.from), facts: map[string]*table{}}
 	want := spans{}
 	for _, t := range []string{s.names.events, s.names.receipts} {

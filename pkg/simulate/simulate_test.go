@@ -212,3 +212,26 @@ func TestSimulationInvalidDefinition(t *testing.T) {
 		t.Fatalf("err %v, want a validation error at the channel", err)
 	}
 }
+
+// TestSimulationPartitionFails: a partition that cannot be simulated (here
+// it panics) is left out and named in the report; the others' users are
+// simulated.
+func TestSimulationPartitionFails(t *testing.T) {
+	h := newHistory(t, 6)
+	simulate.SetPartitionFault(func(p int32) {
+		if p == 0 {
+			panic("partition 0 is bad")
+		}
+	})
+	t.Cleanup(func() { simulate.SetPartitionFault(nil) })
+	rep, err := simulate.Run(context.Background(), []byte(welcome), h.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Input.Failed) != 1 || rep.Input.Failed[0].Partition != 0 || !strings.Contains(rep.Input.Failed[0].Reason, "partition 0 is bad") {
+		t.Fatalf("failed %+v, want partition 0 with its panic", rep.Input.Failed)
+	}
+	if rep.Input.Users == 0 || rep.Input.Users >= 6 || rep.Entered != rep.Input.Users {
+		t.Errorf("input %+v, entered %d: want the users of the other partitions, each entered", rep.Input, rep.Entered)
+	}
+}

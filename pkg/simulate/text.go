@@ -22,6 +22,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("; %d records undecodable, skipped", in.Undecodable)
 	}
 	p("; took %v\n", time.Duration(r.ElapsedMillis)*time.Millisecond)
+	for _, f := range in.Failed {
+		p("  PARTITION %d LEFT OUT: %s\n", f.Partition, f.Reason)
+	}
 	if in.Truncated != "" {
 		p("  TRUNCATED (%s): the counts cover only the records read before the cap\n", in.Truncated)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/beckon-dev/beckon/bench"
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -25,24 +26,6 @@ import (
 // per second of wall time and per CPU-second of this process (on kfake
 // that CPU includes the broker serving the fetches, so the per-core
 // figure is conservative). docs/benchmarks.md records the figures.
-
-// benchCartJourney is bench/cmd/enginebench's cart journey.
-const benchCartJourney = `
-id: cart
-trigger: {event: Product Added, key: event.properties.cart_id}
-state:
-  - on: Product Added
-    add_item: {key: event.properties.sku}
-  - on: Product Removed
-    remove_item: {key: event.properties.sku}
-exit:
-  - event: Order Completed
-steps:
-  - id: idle
-    hold: {event: Checkout Started, timeout: 1h, reset_on: [Product Added, Product Removed], max_resets: 1000, on_event: exit}
-  - id: remind
-    send: {channel: email, template: cart-reminder}
-`
 
 // benchDeployment is a deployment's topics on the test broker.
 type benchDeployment struct {
@@ -161,7 +144,7 @@ func BenchmarkSimulateEngineTraffic(b *testing.B) {
 		d.add(b, "events", id, at, records.Event{MessageID: "m" + strconv.Itoa(i), Type: records.EventTrack, Name: "Product Added", UserID: id, Timestamp: at,
 			Properties: records.JSON(fmt.Sprintf(`{"cart_id":"c%d","sku":"sku-%d","name":"Linen Shirt","price":59,"size":"M","colour":"blue","image":"https://shop.example.com/img/%d.jpg"}`, (i/users)%2, i%997, i%997))})
 	}
-	d.run(b, benchCartJourney, t0, t0.Add(time.Duration(n)*10*time.Millisecond+2*time.Hour))
+	d.run(b, bench.CartJourney, t0, t0.Add(time.Duration(n)*10*time.Millisecond+2*time.Hour))
 }
 
 // BenchmarkSimulateSampleShop simulates the abandoned-cart example over

@@ -47,22 +47,7 @@ import (
 // The benchmark's journeys: the abandoned cart (every event updates a
 // waiting instance: state rules and a timer reset) and an immediate send
 // (the latency path: event in, send command out, one transaction).
-const cartJourney = `
-id: cart
-trigger: {event: Product Added, key: event.properties.cart_id}
-state:
-  - on: Product Added
-    add_item: {key: event.properties.sku}
-  - on: Product Removed
-    remove_item: {key: event.properties.sku}
-exit:
-  - event: Order Completed
-steps:
-  - id: idle
-    hold: {event: Checkout Started, timeout: 1h, reset_on: [Product Added, Product Removed], max_resets: 1000, on_event: exit}
-  - id: remind
-    send: {channel: email, template: cart-reminder}
-`
+const cartJourney = bench.CartJourney
 
 const nowJourney = `
 id: now

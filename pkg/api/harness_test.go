@@ -52,10 +52,12 @@ func startAPI(t *testing.T, counts api.CountsSource, metrics api.MetricsSource) 
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Prefix(t) + "journeys"
 	kafkatest.CreateTopics(t, brokers, 1, topic)
+	kafkatest.CreateTopics(t, brokers, -1, forgetTopicBeside(topic))
 	return startAPIOn(t, brokers, topic, counts, metrics)
 }
 
-// startAPIOn starts the API on brokers over an existing journeys topic,
+// startAPIOn starts the API on brokers over an existing journeys topic
+// and forget topic (forgetTopicBeside),
 // with the given sources of counts and metrics (nil: none).
 func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsSource, metrics api.MetricsSource) *harness {
 	t.Helper()
@@ -73,7 +75,8 @@ func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsS
 	s, err := api.Start(ctx, api.Config{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, JourneysTopic: topic, Codec: cd,
 		Channels: journey.DefaultChannels, Counts: counts, Metrics: metrics,
-		Server: api.Options{Tokens: tokens, RequestTimeout: 30 * time.Second},
+		ForgetTopic: forgetTopicBeside(topic),
+		Server:      api.Options{Tokens: tokens, RequestTimeout: 30 * time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +90,12 @@ func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsS
 		t.Fatalf("the API did not read the journeys topic: %v", err)
 	}
 	return h
+}
+
+// forgetTopicBeside names the forget topic of the deployment whose
+// journeys topic is journeys (the same prefix).
+func forgetTopicBeside(journeys string) string {
+	return strings.TrimSuffix(journeys, "journeys") + "forget"
 }
 
 // control writes the journeys topic directly, as the CLI without --api

@@ -53,6 +53,7 @@ func TestWalkEveryRoute(t *testing.T) {
 		{method: "POST", path: "/v1/journeys/walk/clone", contentType: "application/json", body: `{"id": "walk-copy"}`, want: 201},
 		{method: "DELETE", path: "/v1/journeys/spare/draft", want: 204},
 		{method: "POST", path: "/v1/journeys/walk/archive", want: 200},
+		{method: "DELETE", path: "/v1/users/walk-user", want: 202},
 	}
 	var covered []string
 	for _, s := range steps {

@@ -66,10 +66,10 @@ type Engine struct {
 
 // engineTopics are the full topic names the engine uses.
 type engineTopics struct {
-	events, receipts, profiles, journeys, changelog, activity, handoff, dlq string
-	facts                                                                   map[string]string // fact name -> topic
-	lookups                                                                 map[string]string // lookup table -> topic
-	send                                                                    map[string]string // channel -> topic
+	events, receipts, forget, profiles, journeys, changelog, activity, handoff, dlq string
+	facts                                                                           map[string]string // fact name -> topic
+	lookups                                                                         map[string]string // lookup table -> topic
+	send                                                                            map[string]string // channel -> topic
 }
 
 // New checks the configuration and declares the engine's stream group.
@@ -94,6 +94,7 @@ func New(cfg Config) (*Engine, error) {
 	edges := []stream.Edge{
 		stream.Input(t.events),
 		stream.Input(t.receipts),
+		stream.Input(t.forget),
 		stream.Table(t.profiles, false),
 		stream.Validate(t.profiles, e.validateProfile),
 		stream.Changelog(t.changelog),
@@ -142,7 +143,7 @@ func resolveTopics(l topics.Layout) (engineTopics, []string, error) {
 		}
 		return s.Name
 	}
-	t.events, t.receipts, t.profiles = need("events"), need("receipts"), need("profiles")
+	t.events, t.receipts, t.forget, t.profiles = need("events"), need("receipts"), need("forget"), need("profiles")
 	t.journeys, t.activity, t.handoff, t.dlq = need("journeys"), need("activity"), need("handoff"), need("dlq")
 	t.changelog = need("changelog." + topics.DefaultStore)
 	for _, s := range l.Specs {

@@ -124,10 +124,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	}()
 	s, err := api.Start(ctx, api.Config{
 		Kafka: kopts, JourneysTopic: cfg.Topic("journeys"), Codec: cd,
-		Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...),
-		Counts:   api.CountsFrom(counts.JourneyCounts),
-		Metrics:  counts,
-		Server:   opts,
+		Channels:    append(slices.Clone(journey.DefaultChannels), layout.Channels...),
+		Counts:      api.CountsFrom(counts.JourneyCounts),
+		Metrics:     counts,
+		ForgetTopic: cfg.Topic("forget"),
+		Server:      opts,
 	})
 	if err != nil {
 		return err

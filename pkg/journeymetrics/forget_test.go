@@ -31,9 +31,9 @@ func TestForgetMovesAndDeletesUserEntries(t *testing.T) {
 	timer := func(k []byte) string { return "k" + string(k) }
 	oldPos, oldSend := legacyKey(nsPosition, inst), legacyKey(nsSend, cmd)
 	for k, v := range map[string]string{
-		state(oldPos):  "idle",
-		state(oldSend): `{"j":"cart","v":1,"s":"remind","k":true}`,
-		timer(oldSend): string(dueBytes),
+		state(oldPos):                            "idle",
+		state(oldSend):                           `{"j":"cart","v":1,"s":"remind","k":true}`,
+		timer(oldSend):                           string(dueBytes),
 		"d" + string(dueBytes) + string(oldSend): "",
 	} {
 		if err := e.cl.ProduceSync(e.ctx, &kgo.Record{Topic: changelog, Partition: 0, Key: []byte(k), Value: []byte(v)}).FirstErr(); err != nil {

@@ -151,6 +151,11 @@ func (c *cli) showOutput(ctx context.Context, cl *kgo.Client, cd *codec.Codec, c
 		showDeadLetter(c.stdout, r)
 		return nil
 	}
+	if r.Value == nil {
+		// A tombstone: the engine forgot a user (docs/forget.md).
+		fmt.Fprintf(c.stdout, "FORGOT %-9s %s\n", r.Key, r.Topic)
+		return nil
+	}
 	if r.Topic == conn.Topic("handoff") {
 		var h records.Handoff
 		if err := cd.Decode(ctx, r.Value, &h); err != nil {

@@ -97,7 +97,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 	if err != nil {
 		return nil, nil, fmt.Errorf("timeline query listener: %w", err)
 	}
-	tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside("beckon-engine"), QueryAddr: queries.Addr().String(),
+	tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside(engine.DefaultGroup), QueryAddr: queries.Addr().String(),
 		Logger: c.log.With("component", "timelines")})
 	if err == nil {
 		run, err = tp.Alongside(stream.Options{Kafka: kopts, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", Clock: c.journeyNow,

@@ -39,7 +39,7 @@ import (
 var engineSettings = []settings.Setting{
 	{Flag: "state-dir", Env: "BECKON_STATE_DIR", Default: "/var/lib/beckon", Usage: "where the partition stores live (a persistent volume)"},
 	{Flag: "instance-id", Env: "BECKON_INSTANCE_ID", Usage: "stable name of this instance, e.g. the pod name (default: the host name)"},
-	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: "beckon-engine", Usage: "consumer group of the engines"},
+	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: engine.DefaultGroup, Usage: "consumer group of the engines"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 	{Flag: "memory-limit", Env: "BECKON_MEMORY_LIMIT", Default: "auto", Usage: "soft limit of the Go heap: auto (GOMEMLIMIT, else the container's memory limit less 256 MiB, else 256 MiB), off, or a size such as 384MiB"},
 	{Flag: "session-timeout", Env: "BECKON_SESSION_TIMEOUT", Default: "45s", Usage: "group session timeout: how long a crashed instance keeps its partitions before the others take them over (the broker's group.min.session.timeout.ms, 6s by default, is the floor)"},

@@ -16,7 +16,6 @@ import (
 	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
-	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
 // walkHour is the hour the walk's journey was entered in: the day before
@@ -37,10 +36,7 @@ func countedMetrics(t *testing.T, brokers []string) (r *journeymetrics.Reader, j
 	t.Cleanup(cancel)
 	cl := kafkatest.Client(t, brokers)
 	prefix := servicetest.Provision(t, cl, 1)
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 1, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := layoutOf(t, prefix, 1)
 	cd, err := codec.New()
 	if err != nil {
 		t.Fatal(err)

@@ -83,16 +83,23 @@ func runTimelines(t *testing.T, brokers []string, layout topics.Layout, cd *code
 	return tp
 }
 
+// layoutOf is the topic layout servicetest.Provision made under prefix.
+func layoutOf(t *testing.T, prefix string, partitions int32) topics.Layout {
+	t.Helper()
+	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: partitions, ReplicationFactor: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layout
+}
+
 // walkTimelines runs a timeline processor over the walk's history, which
 // countedMetrics wrote in the deployment of journeysTopic, and mounts the
 // timeline routes over it.
 func walkTimelines(t *testing.T, brokers []string, journeysTopic string) func(*api.Config) {
 	t.Helper()
 	prefix := strings.TrimSuffix(journeysTopic, "journeys")
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 1, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := layoutOf(t, prefix, 1)
 	cd, err := codec.New()
 	if err != nil {
 		t.Fatal(err)
@@ -185,10 +192,7 @@ func TestTimelineOfAnEngineUser(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	cl := kafkatest.Client(t, brokers)
 	prefix := servicetest.Provision(t, cl, 2)
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 2, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := layoutOf(t, prefix, 2)
 	journeys, _ := layout.Spec("journeys")
 	activity, _ := layout.Spec("activity")
 	group := prefix + "engine"

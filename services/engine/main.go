@@ -184,17 +184,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
-	if err := metrics.ObserveHealth(reg.Meter(), e); err != nil {
-		return err
-	}
 	streamMetrics.ReportOwned(e.OwnedPartitions)
-	if addr := own.String("health-addr"); addr != "" {
-		bound, err := health.Serve(ctx, log, addr, health.Handler(e, reg.Handler()))
-		if err != nil {
-			return err
-		}
-		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
-	}
+	// The processors beside the engine are part of its readiness and
+	// liveness: an instance whose timelines or metrics cannot restore is
+	// not ready.
+	var beside []health.Probed
 	run := e.Run
 	if on, err := own.Bool("journey-metrics"); err != nil {
 		return err
@@ -207,6 +201,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		if run, err = jm.Alongside(so, run); err != nil {
 			return err
 		}
+		beside = append(beside, jm)
 	}
 	if timelines {
 		tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside(own.String("group")), Retention: tl, QueryAddr: advertised,
@@ -218,6 +213,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		if run, err = tp.Alongside(so, run); err != nil {
 			return err
 		}
+		beside = append(beside, tp)
 		if queries != nil {
 			// Internal: no authentication; the api service routes to it.
 			srv := &http.Server{Handler: tp.QueryHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
@@ -229,6 +225,17 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			defer srv.Close()
 			log.Info("serving timeline queries", "addr", queries.Addr().String(), "advertised", advertised)
 		}
+	}
+	probed := health.All(e, beside...)
+	if err := metrics.ObserveHealth(reg.Meter(), probed); err != nil {
+		return err
+	}
+	if addr := own.String("health-addr"); addr != "" {
+		bound, err := health.Serve(ctx, log, addr, health.Handler(probed, reg.Handler()))
+		if err != nil {
+			return err
+		}
+		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
 	return run(ctx)

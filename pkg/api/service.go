@@ -31,6 +31,9 @@ type Config struct {
 	// ForgetTopic is the forget topic's name, prefix included; empty
 	// leaves DELETE /v1/users/{userId} out.
 	ForgetTopic string
+	// Timelines serves each user's instance timelines (a
+	// timeline.Router); nil leaves those routes out.
+	Timelines TimelineRoutes
 	// Server configures authentication and limits.
 	Server Options
 }
@@ -67,6 +70,9 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 	j.Mount(srv)
 	if cfg.ForgetTopic != "" {
 		(&Forget{Kafka: cfg.Kafka, Topic: cfg.ForgetTopic, Codec: cfg.Codec, Logger: log}).Mount(srv)
+	}
+	if cfg.Timelines != nil {
+		mountTimelines(srv, cfg.Timelines)
 	}
 	go func() {
 		defer close(s.stopped)

@@ -121,12 +121,7 @@ func TestViewSharesWhatGetCopies(t *testing.T) {
 // CancelPrefix exactly the timers, their due-index entries with them;
 // keys that only share the prefix's first bytes stay.
 func TestPrefixDeletes(t *testing.T) {
-	st, _, err := openStore(t.TempDir(), 0, false, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.close()
-	p := &partitionState{st: st}
+	p := cachedPartition(t)
 	g := &Group{name: "g", deliver: map[string]bool{}}
 	due := time.Now().Add(time.Hour)
 

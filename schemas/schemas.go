@@ -24,6 +24,7 @@ const (
 	Activity          = "dev.beckon.Activity"
 	Handoff           = "dev.beckon.Handoff"
 	JourneyDefinition = "dev.beckon.JourneyDefinition"
+	ForgetRequest     = "dev.beckon.ForgetRequest"
 )
 
 // files maps each top-level record's full name to the file that defines it.
@@ -37,11 +38,12 @@ var files = map[string]string{
 	Activity:          "activity.avsc",
 	Handoff:           "handoff.avsc",
 	JourneyDefinition: "journey_definition.avsc",
+	ForgetRequest:     "forget_request.avsc",
 }
 
 // Names returns the full names of all top-level records, in a stable order.
 func Names() []string {
-	return []string{Event, Profile, Fact, LookupRecord, SendCommand, Receipt, Activity, Handoff, JourneyDefinition}
+	return []string{Event, Profile, Fact, LookupRecord, SendCommand, Receipt, Activity, Handoff, JourneyDefinition, ForgetRequest}
 }
 
 // Schema returns the schema text (JSON) of the top-level record with the

@@ -53,6 +53,12 @@ func Run(ctx context.Context, brokers []string, group, topic, receipts string, d
 			return err
 		}
 		for _, rec := range fetches.Records() {
+			if rec.Value == nil {
+				// A tombstone: Beckon forgot this user (docs/forget.md).
+				// Nothing to deliver; a real adapter deletes what it keeps
+				// about the user here.
+				continue
+			}
 			var cmd records.SendCommand
 			if err := cd.Decode(ctx, rec.Value, &cmd); err != nil {
 				return err // a real adapter would dead-letter it

@@ -28,6 +28,12 @@ type Config struct {
 	// Metrics answers GET /v1/journeys/{id}/metrics (a
 	// journeymetrics.Reader); nil leaves that route out.
 	Metrics MetricsSource
+	// ForgetTopic is the forget topic's name, prefix included; empty
+	// leaves DELETE /v1/users/{userId} out.
+	ForgetTopic string
+	// Timelines serves each user's instance timelines (a
+	// timeline.Router); nil leaves those routes out.
+	Timelines TimelineRoutes
 	// Server configures authentication and limits.
 	Server Options
 }
@@ -62,6 +68,12 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Logger:  log,
 	}
 	j.Mount(srv)
+	if cfg.ForgetTopic != "" {
+		(&Forget{Kafka: cfg.Kafka, Topic: cfg.ForgetTopic, Codec: cfg.Codec, Logger: log}).Mount(srv)
+	}
+	if cfg.Timelines != nil {
+		mountTimelines(srv, cfg.Timelines)
+	}
 	go func() {
 		defer close(s.stopped)
 		if err := s.catalog.Follow(ctx, cfg.Kafka, cfg.JourneysTopic, cfg.Codec, s.ready); err != nil {

@@ -65,6 +65,7 @@ var bindings = func() map[string]*binding {
 		bind(activityToNative, activityFromNative),
 		bind(handoffToNative, handoffFromNative),
 		bind(journeyDefinitionToNative, journeyDefinitionFromNative),
+		bind(forgetRequestToNative, forgetRequestFromNative),
 	}
 	m := make(map[string]*binding, len(all))
 	for _, b := range all {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/beckon-dev/beckon/pkg/codec/interop"
 	"github.com/beckon-dev/beckon/pkg/records"
@@ -81,7 +82,7 @@ func peerEvent() records.Event { return sampleEvent() }
 
 func peerProfile() records.Profile { return sampleRecords()[1].(records.Profile) }
 
-// TestPeerEncodedRecordsDecode: an Event and a Profile that Apache Avro
+// TestPeerEncodedRecordsDecode: an Event, a Profile and a ForgetRequest that Apache Avro
 // Java's BinaryMessageEncoder and fastavro encode in single-object encoding
 // decode in Beckon's codec to the values they were given. (With goavro's
 // fingerprints they failed with "unknown schema fingerprint".)
@@ -104,6 +105,16 @@ func TestPeerEncodedRecordsDecode(t *testing.T) {
 			}
 			if want := peerProfile(); !reflect.DeepEqual(p, want) {
 				t.Errorf("Profile decodes to\n%+v\nwant\n%+v", p, want)
+			}
+			// A privacy tool's forget request (docs/forget.md).
+			want := records.ForgetRequest{RequestID: "dsar-17", UserID: "user-42", RequestedAt: time.UnixMilli(1767225600123).UTC(), RequestedBy: "privacy-tool"}
+			data = peer.Encode(t, interop.SchemaFile("forget_request.avsc"), interop.ForgetRequestJSON(want))
+			var f records.ForgetRequest
+			if err := c.Decode(t.Context(), data, &f); err != nil {
+				t.Fatalf("ForgetRequest: %v", err)
+			}
+			if !reflect.DeepEqual(f, want) {
+				t.Errorf("ForgetRequest decodes to\n%+v\nwant\n%+v", f, want)
 			}
 		})
 	}

@@ -17,6 +17,11 @@ import (
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
+// DefaultGroup is the engines' consumer group when none is configured;
+// the timeline and journey metrics processors beside them name their
+// groups after it (timeline.GroupBeside).
+const DefaultGroup = "beckon-engine"
+
 // Config configures an engine instance.
 type Config struct {
 	// Kafka are the connection options (kafkaconn.Config.ClientOpts).
@@ -30,7 +35,7 @@ type Config struct {
 	StateDir string
 	// InstanceID names this instance stably (the pod name).
 	InstanceID string
-	// Group is the consumer group; default "beckon-engine".
+	// Group is the consumer group; default DefaultGroup.
 	Group string
 	// MaxPayloadBytes caps a send command's payload (larger ones are not
 	// sent; an error activity says so). Default 64 KiB.
@@ -66,10 +71,10 @@ type Engine struct {
 
 // engineTopics are the full topic names the engine uses.
 type engineTopics struct {
-	events, receipts, profiles, journeys, changelog, activity, handoff, dlq string
-	facts                                                                   map[string]string // fact name -> topic
-	lookups                                                                 map[string]string // lookup table -> topic
-	send                                                                    map[string]string // channel -> topic
+	events, receipts, forget, profiles, journeys, changelog, activity, handoff, dlq string
+	facts                                                                           map[string]string // fact name -> topic
+	lookups                                                                         map[string]string // lookup table -> topic
+	send                                                                            map[string]string // channel -> topic
 }
 
 // New checks the configuration and declares the engine's stream group.
@@ -78,7 +83,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Group == "" {
-		cfg.Group = "beckon-engine"
+		cfg.Group = DefaultGroup
 	}
 	if cfg.Codec == nil {
 		return nil, errors.New("engine: Config.Codec is not set")
@@ -94,6 +99,7 @@ func New(cfg Config) (*Engine, error) {
 	edges := []stream.Edge{
 		stream.Input(t.events),
 		stream.Input(t.receipts),
+		stream.Input(t.forget),
 		stream.Table(t.profiles, false),
 		stream.Validate(t.profiles, e.validateProfile),
 		stream.Changelog(t.changelog),
@@ -142,7 +148,7 @@ func resolveTopics(l topics.Layout) (engineTopics, []string, error) {
 		}
 		return s.Name
 	}
-	t.events, t.receipts, t.profiles = need("events"), need("receipts"), need("profiles")
+	t.events, t.receipts, t.forget, t.profiles = need("events"), need("receipts"), need("forget"), need("profiles")
 	t.journeys, t.activity, t.handoff, t.dlq = need("journeys"), need("activity"), need("handoff"), need("dlq")
 	t.changelog = need("changelog." + topics.DefaultStore)
 	for _, s := range l.Specs {

@@ -42,6 +42,8 @@ type partition interface {
 	View(key []byte) ([]byte, bool, error)
 	Set(key, value []byte)
 	Delete(key []byte)
+	DeletePrefix(prefix []byte) error
+	CancelPrefix(prefix []byte) error
 	Lookup(table string, key []byte) ([]byte, bool, error)
 	Schedule(key []byte, due time.Time, payload []byte) error
 	Cancel(key []byte) error
@@ -131,6 +133,8 @@ func (e *Engine) process(c partition, m stream.Message) error {
 		}
 		user, in.Receipt = rc.UserID, &rc
 		in.TraceID, in.SpanID = traceContext(m.Headers)
+	case m.Topic == e.topics.forget:
+		return e.forget(c, m)
 	default:
 		return fmt.Errorf("message from unexpected topic %q", m.Topic)
 	}

@@ -60,3 +60,10 @@ func (c *profileCache) get(ctx context.Context, cd *codec.Codec, user string, ra
 	c.mu.Unlock()
 	return row.p, row.loc, nil
 }
+
+// drop removes user's profile from the cache (a forgotten user).
+func (c *profileCache) drop(user string) {
+	c.mu.Lock()
+	delete(c.rows, user)
+	c.mu.Unlock()
+}

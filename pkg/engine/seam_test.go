@@ -82,6 +82,22 @@ func (f *fakePartition) Schedule(key []byte, due time.Time, _ []byte) error {
 	return nil
 }
 func (f *fakePartition) Cancel(key []byte) error { delete(f.timers, string(key)); return nil }
+func (f *fakePartition) DeletePrefix(prefix []byte) error {
+	for k := range f.state {
+		if strings.HasPrefix(k, string(prefix)) {
+			delete(f.state, k)
+		}
+	}
+	return nil
+}
+func (f *fakePartition) CancelPrefix(prefix []byte) error {
+	for k := range f.timers {
+		if strings.HasPrefix(k, string(prefix)) {
+			delete(f.timers, k)
+		}
+	}
+	return nil
+}
 func (f *fakePartition) Emit(topic string, key, value []byte, _ ...stream.Header) {
 	f.emits = append(f.emits, emitted{topic, string(key), bytes.Clone(value)}) // as stream.Context does
 }

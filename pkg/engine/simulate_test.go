@@ -47,11 +47,15 @@ func (s *simHistory) produceNow(base, key string, r records.Record) {
 	}
 }
 
-func (s *simHistory) event(user, name, props string) {
+// event produces an event; id is its message ID ("" for a fresh one).
+func (s *simHistory) event(id, user, name, props string) {
 	s.t.Helper()
 	s.msgs++
+	if id == "" {
+		id = fmt.Sprintf("sim-%d", s.msgs)
+	}
 	s.produceNow("events", user, records.Event{
-		MessageID: fmt.Sprintf("sim-%d", s.msgs), Type: records.EventTrack, Name: name, UserID: user,
+		MessageID: id, Type: records.EventTrack, Name: name, UserID: user,
 		Timestamp: s.clock.now(), Properties: records.JSON(props),
 	})
 }
@@ -62,7 +66,7 @@ func (s *simHistory) sync() {
 	s.t.Helper()
 	for _, u := range s.users {
 		s.probes[u]++
-		s.event(u, "Test Probe", `{}`)
+		s.event("", u, "Test Probe", `{}`)
 	}
 	s.tap.waitFor(s.t, "the probes", func(tp *tapped) bool {
 		seen := map[string]int{}
@@ -123,6 +127,7 @@ func (s *simHistory) runUntil(t time.Time) {
 
 // cartStep is one event of the scripted history.
 type cartStep struct {
+	id          string // the event's message ID
 	at          time.Duration
 	user, name  string
 	props       string
@@ -142,10 +147,10 @@ func cartHistory(rng *rand.Rand, users []string) []cartStep {
 			cart := fmt.Sprintf("c-%s-%d", u, c)
 			t := time.Duration(rng.IntN(30*60)) * time.Minute // within the first 30 hours
 			added := []string{}
-			for range 1 + rng.IntN(3) {
+			for n := range 1 + rng.IntN(3) {
 				sku := skus[rng.IntN(len(skus))]
 				added = append(added, sku)
-				out = append(out, cartStep{at: t, user: u, name: "Product Added", props: fmt.Sprintf(`{"cart_id":%q,"sku":%q,"name":"item %s","price":10,"quantity":1}`, cart, sku, sku)})
+				out = append(out, cartStep{id: fmt.Sprintf("%s-add-%d", cart, n), at: t, user: u, name: "Product Added", props: fmt.Sprintf(`{"cart_id":%q,"sku":%q,"name":"item %s","price":10,"quantity":1}`, cart, sku, sku)})
 				t += time.Duration(1+rng.IntN(90)) * time.Minute
 			}
 			switch rng.IntN(5) {
@@ -162,7 +167,7 @@ func cartHistory(rng *rand.Rand, users []string) []cartStep {
 			if i == 0 && c == 0 {
 				// The first user unsubscribes from push through a receipt
 				// of the first reminder, which goes out within a day.
-				cmd := journey.CommandID(journey.InstanceID("abandoned-cart", u, cart, 1), "email-reminder", 1)
+				cmd := journey.CommandID(journey.InstanceID("abandoned-cart", u, cart, 1, cart+"-add-0"), "email-reminder", 1)
 				out = append(out, cartStep{at: t + 25*time.Hour, user: u, receiptOf: cmd, receiptChan: "push"})
 			}
 		}
@@ -232,7 +237,7 @@ func TestSimulationMatchesEngine(t *testing.T) {
 					Channel: st.receiptChan, Status: records.ReceiptUnsubscribed, OccurredAt: at})
 				continue
 			}
-			s.event(st.user, st.name, st.props)
+			s.event(st.id, st.user, st.name, st.props)
 		}
 		s.sync()
 	}

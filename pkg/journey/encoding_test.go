@@ -24,7 +24,7 @@ func sampleUser() *User {
 			Replies: []records.ConversationMessage{{Direction: records.Inbound, Text: "price?", At: at, CommandID: "abc/remind/1"}},
 			Receipt: &ReceiptSeen{CommandID: "abc/remind/1", Status: "replied", Text: "price?", At: at},
 			Held:    "quiet_hours", Due: at.Add(-time.Hour), Seq: 7, TimerAt: at.Add(30 * time.Minute), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
-		}, {ID: InstanceID("welcome", "u1", "", 1), Journey: "welcome", Step: "hello", EnteredAt: at, StepAt: at, WakeAt: at.Add(-24 * time.Hour)}},
+		}, {ID: InstanceID("welcome", "u1", "", 1, "m1"), Journey: "welcome", Step: "hello", EnteredAt: at, StepAt: at, WakeAt: at.Add(-24 * time.Hour)}},
 		Entries:      map[string]*EntryLog{"abandoned-cart": {Count: 3, Last: at, Sessions: []string{"s1"}}},
 		Sends:        []SendLog{{Channel: "email", At: at}},
 		Unsubscribed: []string{"sms"},

@@ -86,7 +86,7 @@ func (a *applier) enter(j *Journey, ev *records.Event) {
 		}
 	}
 	inst := &Instance{
-		ID:        InstanceID(j.Def.ID, a.u.ID, key, log.Count),
+		ID:        InstanceID(j.Def.ID, a.u.ID, key, log.Count, ev.MessageID),
 		Journey:   j.Def.ID,
 		Version:   j.Version,
 		EntryKey:  key,
@@ -167,11 +167,15 @@ func (a *applier) entryKey(j *Journey, ev *records.Event) (string, error) {
 }
 
 // InstanceID is the deterministic ID of the user's seq-th entry into
-// journey (counted over all entry keys), under key: replays of the same
-// input produce the same IDs, and so the same command and activity IDs.
-func InstanceID(journey, user, key string, seq int) string {
+// journey (counted over all entry keys), under key, by the event whose
+// message ID is trigger: replays of the same input produce the same IDs,
+// and so the same command and activity IDs. The trigger keeps a user's
+// new instances from taking the IDs, and their sends the command IDs, of
+// instances the user had before being forgotten (docs/forget.md): the
+// entry count starts again then, but the event is another.
+func InstanceID(journey, user, key string, seq int, trigger string) string {
 	h := sha256.New()
-	for _, s := range []string{journey, user, key, strconv.Itoa(seq)} {
+	for _, s := range []string{journey, user, key, strconv.Itoa(seq), trigger} {
 		h.Write([]byte(strconv.Itoa(len(s))))
 		h.Write([]byte{':'})
 		h.Write([]byte(s))

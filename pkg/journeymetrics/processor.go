@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -58,13 +59,19 @@ type Processor struct {
 	activity, receipts, out, dlq string
 	changelog                    string
 	group                        *stream.Group
+	// runner is the runner Alongside made, for Ready and Health.
+	runner atomic.Pointer[stream.Runner]
 }
 
 // Key namespaces of the processor's state (under the runtime's own).
 const (
-	nsCount    = 'c' // c<cell JSON>            -> count, 8 bytes big-endian
-	nsSend     = 's' // s<sha256(command ID)>   -> sendRecord JSON
-	nsPosition = 'i' // i<sha256(instance ID)>  -> step the instance is at
+	nsCount    = 'c' // c<cell JSON>                       -> count, 8 bytes big-endian
+	nsSend     = 's' // s<user hash><sha256(command ID)>   -> sendRecord JSON
+	nsPosition = 'i' // i<user hash><sha256(instance ID)>  -> step the instance is at
+	// A user's keys share the prefix ns + userHash, so forgetting the
+	// user is one prefix delete per namespace (forget). Keys written
+	// before the user hash was added (ns + sha256(ID)[:16]) are read
+	// and rewritten in the new form on first use (legacyKey).
 	// Timers: s<hash> forgets a send, h<cell JSON> drops an hourly count.
 	timerHourly = 'h'
 )
@@ -126,6 +133,12 @@ func (p *Processor) process(c *stream.Context, m stream.Message) error {
 	switch {
 	case m.Kind == stream.KindTimer:
 		err = p.expire(c, m.Key)
+	case m.Value == nil && m.Topic == p.activity:
+		// A tombstone: the engine forgot the user (docs/forget.md), after
+		// the exits of their instances.
+		err = p.forget(c, string(m.Key))
+	case m.Value == nil:
+		return nil // a receipt tombstone is the platform's: nothing to count
 	case m.Topic == p.activity:
 		var a records.Activity
 		if derr := p.cfg.Codec.Decode(context.Background(), m.Value, &a); derr != nil {
@@ -193,10 +206,10 @@ func (p *Processor) onActivity(c *stream.Context, a *records.Activity) error {
 // after its entry (the processor started on a topic already under way)
 // is counted from then; one that exits unseen is not subtracted.
 func (p *Processor) move(c *stream.Context, a *records.Activity) error {
-	key := hashedKey(nsPosition, a.InstanceID)
-	old, known, err := c.Get(key)
+	key := userKey(nsPosition, a.UserID, a.InstanceID)
+	old, known, err := p.get(c, key, a.InstanceID)
 	if err != nil {
-		return stream.Retryable(err)
+		return err
 	}
 	cell := Cell{Journey: a.JourneyID, Version: a.JourneyVersion, Measure: MeasureActive}
 	if known {
@@ -240,22 +253,76 @@ type pendingReceipt struct {
 	At      int64   `json:"t"` // Unix milliseconds
 }
 
-// sendKey is the send index's key of a command.
-func sendKey(commandID string) []byte { return hashedKey(nsSend, commandID) }
+// userKey is the state key of a user's instance or command (ns
+// nsPosition or nsSend): ns, a hash of the user ID, a hash of the ID. The
+// changelog carries neither in clear (instance and command IDs are
+// derived from the user ID), and a user's keys share a prefix.
+func userKey(ns byte, user, id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return append(userPrefix(ns, user), h[:16]...)
+}
 
-// hashedKey hashes an instance or command ID into a state key, so the
-// changelog does not carry Beckon's identifiers of a user's instances in
-// clear (they are derived from the user ID).
-func hashedKey(ns byte, id string) []byte {
+// userPrefix is the prefix of a user's keys in namespace ns.
+func userPrefix(ns byte, user string) []byte {
+	u := sha256.Sum256([]byte(user))
+	return append([]byte{ns}, u[:8]...)
+}
+
+// legacyKey is where an instance's or command's entry was kept before
+// keys began with the user's hash.
+func legacyKey(ns byte, id string) []byte {
 	h := sha256.Sum256([]byte(id))
 	return append([]byte{ns}, h[:16]...)
 }
 
-func (p *Processor) loadSend(c *stream.Context, key []byte) (sendRecord, bool, error) {
-	var s sendRecord
+// get reads the entry under key, the user's key of id; an entry still
+// under its legacy key is moved to key first, its expiry timer with it.
+func (p *Processor) get(c *stream.Context, key []byte, id string) ([]byte, bool, error) {
 	v, ok, err := c.Get(key)
+	if err != nil || ok {
+		return v, ok, stream.Retryable(err)
+	}
+	old := legacyKey(key[0], id)
+	if v, ok, err = c.Get(old); err != nil || !ok {
+		return nil, false, stream.Retryable(err)
+	}
+	c.Set(key, v)
+	c.Delete(old)
+	due, armed, err := c.TimerDue(old)
+	if err != nil {
+		return nil, false, stream.Retryable(err)
+	}
+	if armed {
+		if err := c.Cancel(old); err != nil {
+			return nil, false, stream.Retryable(err)
+		}
+		if err := c.Schedule(key, due, nil); err != nil {
+			return nil, false, stream.Retryable(err)
+		}
+	}
+	return v, true, nil
+}
+
+// forget deletes the user's entries and their timers. The counts stay:
+// they name nobody (docs/api-metrics.md).
+func (p *Processor) forget(c *stream.Context, user string) error {
+	for _, ns := range []byte{nsPosition, nsSend} {
+		pre := userPrefix(ns, user)
+		if err := c.CancelPrefix(pre); err != nil {
+			return stream.Retryable(err)
+		}
+		if err := c.DeletePrefix(pre); err != nil {
+			return stream.Retryable(err)
+		}
+	}
+	return nil
+}
+
+func (p *Processor) loadSend(c *stream.Context, key []byte, commandID string) (sendRecord, bool, error) {
+	var s sendRecord
+	v, ok, err := p.get(c, key, commandID)
 	if err != nil || !ok {
-		return s, false, stream.Retryable(err)
+		return s, false, err
 	}
 	if err := json.Unmarshal(v, &s); err != nil {
 		return s, false, fmt.Errorf("send record: %w", err)
@@ -280,8 +347,8 @@ func (p *Processor) rememberSend(c *stream.Context, a *records.Activity) error {
 	if d.CommandID == "" {
 		return nil
 	}
-	key := sendKey(d.CommandID)
-	s, seen, err := p.loadSend(c, key)
+	key := userKey(nsSend, a.UserID, d.CommandID)
+	s, seen, err := p.loadSend(c, key, d.CommandID)
 	if err != nil {
 		return err
 	}
@@ -330,8 +397,8 @@ func (p *Processor) onReceipt(c *stream.Context, r *records.Receipt, at time.Tim
 	if measure == "" || r.CommandID == "" {
 		return nil
 	}
-	key := sendKey(r.CommandID)
-	s, seen, err := p.loadSend(c, key)
+	key := userKey(nsSend, r.UserID, r.CommandID)
+	s, seen, err := p.loadSend(c, key, r.CommandID)
 	if err != nil {
 		return err
 	}

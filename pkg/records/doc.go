@@ -1,6 +1,6 @@
 // Package records defines the Go types of Beckon's wire records (Event,
 // Profile, Fact, LookupRecord, SendCommand, Receipt, Activity, Handoff,
-// JourneyDefinition), one per Avro schema in schemas/.
+// JourneyDefinition, ForgetRequest), one per Avro schema in schemas/.
 //
 // It is the shared vocabulary of the engine, the journey semantics and the
 // services, and deliberately has no dependencies beyond the standard library

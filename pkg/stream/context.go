@@ -144,6 +144,40 @@ func (c *Context) Cancel(key []byte) error {
 	return nil
 }
 
+// DeletePrefix removes every state key that starts with prefix: all of
+// one entity's state in one call, as forgetting a user needs.
+func (c *Context) DeletePrefix(prefix []byte) error {
+	var keys [][]byte
+	if err := c.Range(prefix, prefixEnd(prefix), func(k, _ []byte) bool {
+		keys = append(keys, bytes.Clone(k))
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		c.Delete(k)
+	}
+	return nil
+}
+
+// CancelPrefix cancels every timer whose key starts with prefix.
+func (c *Context) CancelPrefix(prefix []byte) error {
+	lo := timerKeyKey(prefix)
+	var keys [][]byte
+	if err := c.w.scan(lo, prefixEnd(lo), func(k, _ []byte) bool {
+		keys = append(keys, bytes.Clone(k[1:]))
+		return true
+	}); err != nil {
+		return fmt.Errorf("timer range: %w", err)
+	}
+	for _, k := range keys {
+		if err := c.Cancel(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // TimerDue returns when the timer key is due, or ok false.
 func (c *Context) TimerDue(key []byte) (due time.Time, ok bool, err error) {
 	v, ok, err := c.view(timerKeyKey(key))

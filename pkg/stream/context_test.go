@@ -115,3 +115,58 @@ func TestViewSharesWhatGetCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefixDeletes: DeletePrefix removes exactly the state keys with the
+// prefix, committed or written earlier in the transaction, and
+// CancelPrefix exactly the timers, their due-index entries with them;
+// keys that only share the prefix's first bytes stay.
+func TestPrefixDeletes(t *testing.T) {
+	p := cachedPartition(t)
+	g := &Group{name: "g", deliver: map[string]bool{}}
+	due := time.Now().Add(time.Hour)
+
+	w := newWork(g, p)
+	c := &Context{now: time.Now(), w: w}
+	for _, k := range []string{"u1", "u1\x00a", "u1\x00b", "u10\x00a", "u2\x00a"} {
+		c.Set([]byte(k), []byte("v"))
+		if err := c.Schedule([]byte(k), due, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.commit(); err != nil {
+		t.Fatal(err)
+	}
+	w = newWork(g, p)
+	c = &Context{now: time.Now(), w: w}
+	c.Set([]byte("u1\x00c"), []byte("v")) // written earlier in the transaction
+	if err := c.Schedule([]byte("u1\x00c"), due, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeletePrefix([]byte("u1\x00")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CancelPrefix([]byte("u1\x00")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.commit(); err != nil {
+		t.Fatal(err)
+	}
+	c = &Context{now: time.Now(), w: newWork(g, p)}
+	var keys []string
+	_ = c.Range(nil, nil, func(k, _ []byte) bool { keys = append(keys, strings.ReplaceAll(string(k), "\x00", "/")); return true })
+	if got := strings.Join(keys, " "); got != "u1 u10/a u2/a" {
+		t.Errorf("state after DeletePrefix: %s", got)
+	}
+	for k, want := range map[string]bool{"u1": true, "u1\x00a": false, "u1\x00b": false, "u1\x00c": false, "u10\x00a": true, "u2\x00a": true} {
+		if _, ok, err := c.TimerDue([]byte(k)); err != nil || ok != want {
+			t.Errorf("timer %q scheduled %v, want %v (%v)", k, ok, want, err)
+		}
+	}
+	timers, err := c.w.dueTimers(due.Add(time.Second), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(timers) != 3 {
+		t.Errorf("%d entries in the due index, want 3", len(timers))
+	}
+}

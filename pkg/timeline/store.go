@@ -207,6 +207,17 @@ func (p *Processor) Ready() bool {
 	return r != nil && r.Ready()
 }
 
+// Health is nil while the processor makes progress (or has not started),
+// and otherwise says why not.
+func (p *Processor) Health() error {
+	if r := p.currentRunner(); r != nil {
+		if err := r.Health(); err != nil {
+			return fmt.Errorf("timelines: %w", err)
+		}
+	}
+	return nil
+}
+
 func (p *Processor) currentRunner() *stream.Runner {
 	p.runnerMu.Lock()
 	defer p.runnerMu.Unlock()
@@ -246,6 +257,17 @@ func (p *Processor) handle(c partition, m stream.Message) error {
 			return fmt.Errorf("timer key %q: not user\\x00\\x00", m.Key)
 		}
 		return p.expire(c, string(user))
+	case m.Value == nil && (m.Topic == p.activity || p.sends[m.Topic]):
+		// A tombstone: the engine forgot the user (docs/forget.md), after
+		// every record it wrote about them to this topic. Sends and
+		// activities are read independently, so each tombstone forgets
+		// what came before it in its own topic.
+		if !validUserID(string(m.Key)) {
+			return nil
+		}
+		return p.forget(c, string(m.Key))
+	case m.Value == nil:
+		return nil // a receipt tombstone is the platform's, not a user's timeline
 	case m.Topic == p.activity:
 		var a records.Activity
 		if err := p.cfg.Codec.Decode(ctx, m.Value, &a); err != nil {

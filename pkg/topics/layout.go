@@ -40,7 +40,19 @@ const (
 	activityRetention = 30 * 24 * time.Hour
 	handoffRetention  = 14 * 24 * time.Hour
 	dlqRetention      = 30 * 24 * time.Hour
+	// A forget request names the user it erases, so it expires like the
+	// events: the engine reads it within seconds, and a week covers an
+	// engine that was down for days.
+	forgetRetention = 7 * 24 * time.Hour
 )
+
+// EraseLag is min.compaction.lag.ms of the user-keyed topics the engine
+// writes (activity, handoff, send.<channel>): a record stays readable,
+// whatever follows it, for at least this long, and a forgotten user's
+// records are erased by compaction (docs/forget.md) some time after it.
+// Consumers that fall further behind than this may miss records
+// superseded by a later record of the same user.
+const EraseLag = 24 * time.Hour
 
 // Options size and name a deployment's topics.
 type Options struct {
@@ -153,6 +165,7 @@ func Declare(opts Options) (Layout, error) {
 	p := opts.Partitions
 	add("events", p, true, deleteAfter(eventRetention), "behavioural events (track/identify/page), keyed by user ID")
 	add("receipts", p, true, deleteAfter(eventRetention), "channel feedback: sent, delivered, failed, opened, clicked, replied, unsubscribed")
+	add("forget", p, true, deleteAfter(forgetRetention), "requests to forget a user, keyed by user ID (docs/forget.md)")
 	add("profiles", p, true, compacted(), "user traits, addresses, time zone, locale, consent; a table keyed by user ID")
 	for _, f := range opts.Facts {
 		add("facts."+f, p, true, compacted(), "warehouse-derived per-user facts: "+f)
@@ -167,10 +180,10 @@ func Declare(opts Options) (Layout, error) {
 	}
 	add("journeys", 1, false, compacted(), "journey definitions and versions, read in full by every engine")
 	for _, c := range append(slices.Clone(Channels), opts.Channels...) {
-		add("send."+c, p, false, deleteAfter(sendRetention), "send commands for the "+c+" channel, keyed by user ID")
+		add("send."+c, p, false, erasable(sendRetention), "send commands for the "+c+" channel, keyed by user ID")
 	}
-	add("activity", p, false, deleteAfter(activityRetention), "every journey instance transition")
-	add("handoff", p, false, deleteAfter(handoffRetention), "conversations handed to a human agent")
+	add("activity", p, false, erasable(activityRetention), "every journey instance transition")
+	add("handoff", p, false, erasable(handoffRetention), "conversations handed to a human agent")
 	add("dlq", p, false, deleteAfter(dlqRetention), "undecodable or invalid input, with reason and origin in headers")
 	add("metrics.journeys", p, false, compacted(), "partial journey counts per input partition, read and summed by the API; names no user")
 	return l, nil
@@ -189,6 +202,18 @@ func deleteAfter(d time.Duration) map[string]string {
 		"cleanup.policy": "delete",
 		"retention.ms":   strconv.FormatInt(d.Milliseconds(), 10),
 	}
+}
+
+// erasable is deleteAfter with compaction as well, so that a user's
+// tombstone, which the engine writes when it forgets the user, erases
+// the user's earlier records once they are older than EraseLag; until a
+// tombstone comes, compaction only drops a user's records that are
+// superseded and older than EraseLag.
+func erasable(d time.Duration) map[string]string {
+	cfg := deleteAfter(d)
+	cfg["cleanup.policy"] = "compact,delete"
+	cfg["min.compaction.lag.ms"] = strconv.FormatInt(EraseLag.Milliseconds(), 10)
+	return cfg
 }
 
 func compacted() map[string]string {

@@ -25,20 +25,21 @@ func TestDeclare(t *testing.T) {
 	}{
 		"events":           {true, "delete", DefaultPartitions},
 		"receipts":         {true, "delete", DefaultPartitions},
+		"forget":           {true, "delete", DefaultPartitions},
 		"profiles":         {true, "compact", DefaultPartitions},
 		"facts.loyalty":    {true, "compact", DefaultPartitions},
 		"changelog.engine": {true, "compact", DefaultPartitions},
 		"lookups.catalog":  {false, "compact", DefaultPartitions},
 		"journeys":         {false, "compact", 1},
-		"send.email":       {false, "delete", DefaultPartitions},
-		"send.sms":         {false, "delete", DefaultPartitions},
-		"send.push":        {false, "delete", DefaultPartitions},
-		"send.whatsapp":    {false, "delete", DefaultPartitions},
-		"send.inapp":       {false, "delete", DefaultPartitions},
-		"send.webhook":     {false, "delete", DefaultPartitions},
-		"send.line":        {false, "delete", DefaultPartitions},
-		"activity":         {false, "delete", DefaultPartitions},
-		"handoff":          {false, "delete", DefaultPartitions},
+		"send.email":       {false, "compact,delete", DefaultPartitions},
+		"send.sms":         {false, "compact,delete", DefaultPartitions},
+		"send.push":        {false, "compact,delete", DefaultPartitions},
+		"send.whatsapp":    {false, "compact,delete", DefaultPartitions},
+		"send.inapp":       {false, "compact,delete", DefaultPartitions},
+		"send.webhook":     {false, "compact,delete", DefaultPartitions},
+		"send.line":        {false, "compact,delete", DefaultPartitions},
+		"activity":         {false, "compact,delete", DefaultPartitions},
+		"handoff":          {false, "compact,delete", DefaultPartitions},
 		"dlq":              {false, "delete", DefaultPartitions},
 
 		"changelog.journey-metrics": {true, "compact", DefaultPartitions},
@@ -63,7 +64,10 @@ func TestDeclare(t *testing.T) {
 		if s.ReplicationFactor != 3 || s.Configs["min.insync.replicas"] != "2" {
 			t.Errorf("%s: rf %d min.insync.replicas %s, want 3 and 2", base, s.ReplicationFactor, s.Configs["min.insync.replicas"])
 		}
-		if w.cleanup == "delete" && s.Configs["retention.ms"] == "" {
+		if w.cleanup == "compact,delete" && s.Configs["min.compaction.lag.ms"] != strconv.FormatInt(EraseLag.Milliseconds(), 10) {
+			t.Errorf("%s: min.compaction.lag.ms %q, want EraseLag", base, s.Configs["min.compaction.lag.ms"])
+		}
+		if strings.HasSuffix(w.cleanup, "delete") && s.Configs["retention.ms"] == "" {
 			t.Errorf("%s: delete policy without retention.ms", base)
 		}
 	}

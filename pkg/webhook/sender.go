@@ -248,6 +248,12 @@ func (w *partition) run(ctx context.Context) {
 // offset, in that order. It returns an error, leaving the offset
 // uncommitted, when ctx ends first or the receipt cannot be produced.
 func (s *Sender) handle(ctx context.Context, cl *kgo.Client, r *kgo.Record) error {
+	if r.Value == nil {
+		// A tombstone: the engine forgot the user (docs/forget.md).
+		// There is nothing to deliver, and the sender keeps nothing of
+		// the user to delete.
+		return s.commit(ctx, cl, r)
+	}
 	var cmd records.SendCommand
 	if err := s.cfg.Codec.Decode(ctx, r.Value, &cmd); err != nil {
 		// Without a user ID there is nobody to send a receipt about: the

@@ -446,7 +446,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // TestSenderDeadLettersUndecodableCommands: a record of the commands topic
 // that is not a send command goes to the dead-letter topic with the reason
-// and its origin, and the commands after it are delivered.
+// and its origin, and the commands after it are delivered; a tombstone (a
+// forgotten user) is skipped, neither posted nor dead-lettered.
 func TestSenderDeadLettersUndecodableCommands(t *testing.T) {
 	h := newHarness(t)
 	var posts atomic.Int64
@@ -455,6 +456,11 @@ func TestSenderDeadLettersUndecodableCommands(t *testing.T) {
 	cl := kafkatest.Client(t, h.brokers)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// A tombstone (the engine forgot a user) is neither delivered nor
+	// dead-lettered.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: h.prefix + "send.webhook", Key: []byte("u1")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: h.prefix + "send.webhook", Key: []byte("u1"), Value: []byte("not avro")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +480,10 @@ func TestSenderDeadLettersUndecodableCommands(t *testing.T) {
 	for _, hd := range recs[0].Headers {
 		headers[hd.Key] = string(hd.Value)
 	}
-	if !strings.HasPrefix(headers["beckon.dlq.reason"], "decode send command") || headers["beckon.dlq.topic"] != h.prefix+"send.webhook" || headers["beckon.dlq.offset"] != "0" {
+	if !strings.HasPrefix(headers["beckon.dlq.reason"], "decode send command") || headers["beckon.dlq.topic"] != h.prefix+"send.webhook" || headers["beckon.dlq.offset"] != "1" {
 		t.Errorf("dead-letter headers %v", headers)
+	}
+	if n := posts.Load(); n != 1 {
+		t.Errorf("%d posts, want 1 (the command, not the tombstone)", n)
 	}
 }

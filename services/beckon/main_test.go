@@ -38,7 +38,7 @@ func TestTopicsApplyAndCheck(t *testing.T) {
 		t.Fatalf("check before apply: exit %d, want 1 with missing topics\n%s%s", code, out, errs)
 	}
 	code, out, errs = beckon(t, env, "topics", "apply")
-	if code != 0 || strings.Count(out, "created ") != 18 || !strings.Contains(out, env["BECKON_TOPIC_PREFIX"]+"facts.loyalty (2 partitions, replication factor 1, cleanup.policy=compact") {
+	if code != 0 || strings.Count(out, "created ") != 19 || !strings.Contains(out, env["BECKON_TOPIC_PREFIX"]+"facts.loyalty (2 partitions, replication factor 1, cleanup.policy=compact") {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = beckon(t, env, "topics", "apply")
@@ -46,7 +46,7 @@ func TestTopicsApplyAndCheck(t *testing.T) {
 		t.Fatalf("second apply: exit %d, want a no-op\n%s%s", code, out, errs)
 	}
 	code, out, _ = beckon(t, env, "topics", "check")
-	if code != 0 || !strings.Contains(out, "ok       18 topics as declared") {
+	if code != 0 || !strings.Contains(out, "ok       19 topics as declared") {
 		t.Fatalf("check after apply: exit %d\n%s", code, out)
 	}
 	code, out, _ = beckon(t, env, "topics", "check", "--facts", "loyalty,points")
@@ -84,7 +84,7 @@ func TestDev(t *testing.T) {
 	if !regexp.MustCompile(`Metrics +http://127\.0\.0\.1:\d+/metrics`).MatchString(out) {
 		t.Errorf("dev banner does not say where /metrics is:\n%s", out)
 	}
-	if !strings.Contains(out, "19 declared, 19 created now") || !strings.Contains(out, "40 products in lookups.catalog, 25 profiles") {
+	if !strings.Contains(out, "20 declared, 20 created now") || !strings.Contains(out, "40 products in lookups.catalog, 25 profiles") {
 		t.Errorf("dev banner:\n%s", out)
 	}
 	events := regexp.MustCompile(`(?m)^event  p\d+@\d+ +user-\d{3} +\S`).FindAllString(out, -1)
@@ -92,7 +92,7 @@ func TestDev(t *testing.T) {
 		t.Errorf("read back %d events, want 15:\n%s", len(events), out)
 	}
 	code, out, errs = beckon(t, nil, "dev", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--data-dir", dir, "--events", "3", "--rate", "300")
-	if code != 0 || !strings.Contains(out, "19 declared, 0 created now") {
+	if code != 0 || !strings.Contains(out, "20 declared, 0 created now") {
 		t.Fatalf("dev restart: exit %d, want the topics kept\n%s%s", code, out, errs)
 	}
 }

@@ -28,6 +28,17 @@ func EventJSON(e records.Event) string {
 	})
 }
 
+// ForgetRequestJSON returns r in Avro's JSON encoding of
+// schemas/forget_request.avsc.
+func ForgetRequestJSON(r records.ForgetRequest) string {
+	return marshal(map[string]any{
+		"request_id":   r.RequestID,
+		"user_id":      r.UserID,
+		"requested_at": r.RequestedAt.UnixMilli(),
+		"requested_by": optString(r.RequestedBy),
+	})
+}
+
 // ProfileJSON returns p in Avro's JSON encoding of schemas/profile.avsc.
 func ProfileJSON(p records.Profile) string {
 	tokens := make([]any, 0, len(p.Addresses.PushTokens))

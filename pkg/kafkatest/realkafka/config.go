@@ -55,6 +55,12 @@ func serverProperties(brokerPort, controllerPort int, dataDir string) string {
 		// soon after its timeout instead of up to 10 s later.
 		{"transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"},
 
+		// Compaction and retention act within seconds, so a test that
+		// sets a topic's segment.ms and lag small (the forget test) sees
+		// the log cleaned without waiting the defaults' 15 s and 5 min.
+		{"log.cleaner.backoff.ms", "500"},
+		{"log.retention.check.interval.ms", "1000"},
+
 		// A small machine: the log cleaner's default 128 MiB dedupe buffer
 		// is most of a test broker's heap.
 		{"log.cleaner.dedupe.buffer.size", "16777216"},

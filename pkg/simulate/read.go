@@ -29,11 +29,11 @@ func (s spans) set(topic string, p int32, sp span) {
 // topic's start when from is zero) to the first stamped at or after to,
 // never past the last stable offset (what read_committed can read now).
 //
-// A broker answers an offset-for-timestamp query from its sparse time
-// index: when the index entry it starts from has exactly the timestamp
-// asked for, the records of that same millisecond before the entry are
-// skipped. So the start is asked for one millisecond early, and the
-// caller drops records stamped outside [from, to) (inWindow).
+// The start is asked for one millisecond early, so that no record
+// stamped exactly at from is missed however a broker resolves records of
+// the same millisecond; and since producers set timestamps, which need not
+// grow with offsets, the caller drops the records of these offsets that
+// are stamped outside [from, to).
 func windowSpans(ctx context.Context, adm *kadm.Client, from, to time.Time, topics ...string) (spans, error) {
 	var starts kadm.ListedOffsets
 	var err error

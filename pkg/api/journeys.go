@@ -98,8 +98,11 @@ type JourneySummary struct {
 	DraftVersion   int32                `json:"draftVersion,omitempty"`
 	LatestVersion  int32                `json:"latestVersion"`
 	PublishedAt    *time.Time           `json:"publishedAt,omitempty"`
-	Counts         *Counts              `json:"counts,omitempty"`
-	CountsError    string               `json:"countsError,omitempty"`
+	// Channels are the channels its sends use, in step order without
+	// repeats (the console's list shows them).
+	Channels    []string `json:"channels,omitempty"`
+	Counts      *Counts  `json:"counts,omitempty"`
+	CountsError string   `json:"countsError,omitempty"`
 }
 
 // Journey is one journey in detail: why its current version does not
@@ -188,6 +191,11 @@ func (j *Journeys) summary(ctx context.Context, recs []engine.VersionRecord) Jou
 	}
 	if def, err := journey.Parse([]byte(shown.Definition)); err == nil {
 		s.Name = def.Name
+		for _, st := range def.Steps {
+			if st.Send != nil && !slices.Contains(s.Channels, st.Send.Channel) {
+				s.Channels = append(s.Channels, st.Send.Channel)
+			}
+		}
 	}
 	if j.Counts != nil {
 		c, err := j.Counts.JourneyCounts(ctx, s.ID)

@@ -1,6 +1,6 @@
 // Command api is Beckon's HTTP API (package pkg/api): the journey control
 // plane over the journeys topic, behind bearer tokens with read and write
-// roles. It serves /healthz, /readyz and /metrics on its own address like
+// roles, and the web console at / (pkg/console). It serves /healthz, /readyz and /metrics on its own address like
 // every Beckon service. Run as many replicas as you like; they share
 // nothing but Kafka.
 package main
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/beckon-dev/beckon/pkg/api"
+	"github.com/beckon-dev/beckon/pkg/console"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
@@ -38,6 +39,7 @@ var apiSettings = []settings.Setting{
 	{Flag: "max-body", Env: "BECKON_API_MAX_BODY", Default: "1048576", Usage: "largest request body in bytes; larger ones get 413"},
 	{Flag: "request-timeout", Env: "BECKON_API_REQUEST_TIMEOUT", Default: "30s", Usage: "time allowed to answer one request"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
+	{Flag: "trace-url", Env: "BECKON_TRACE_URL", Usage: "the web console's link to an instance's trace, {traceId} standing for its ID, e.g. http://localhost:16686/trace/{traceId} (empty: no link)"},
 }
 
 func main() {
@@ -131,6 +133,10 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	})
 	if err != nil {
 		return err
+	}
+	// The web console at /, calling the routes above with the user's token.
+	if err := console.Mount(s, console.Options{TraceURL: own.String("trace-url")}); err != nil {
+		return fmt.Errorf("%w: --trace-url: %w", errUsage, err)
 	}
 	if addr := own.String("health-addr"); addr != "" {
 		if err := metrics.ObserveHealth(reg.Meter(), s); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/console"
 	"github.com/beckon-dev/beckon/pkg/embedded"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
@@ -35,6 +36,7 @@ var devSettings = []settings.Setting{
 	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
 	{Flag: "metrics-addr", Env: "BECKON_DEV_METRICS_ADDR", Default: "127.0.0.1:8081", Usage: "address of the engine's /metrics, /healthz and /readyz (port 0 picks a free one)"},
 	{Flag: "api-addr", Env: "BECKON_DEV_API_ADDR", Default: "127.0.0.1:8080", Usage: "address of the API, whose write token is made afresh and printed at each start (port 0 picks a free one)"},
+	{Flag: "trace-url", Env: "BECKON_TRACE_URL", Usage: "the console's link to an instance's trace, {traceId} standing for its ID, e.g. http://localhost:16686/trace/{traceId} (empty: no link)"},
 	{Flag: "time-scale", Env: "BECKON_DEV_TIME_SCALE", Default: "60", Usage: "journey time runs this many times faster than the wall clock (60: an hour's wait takes a minute)"},
 }
 
@@ -49,6 +51,7 @@ type devConfig struct {
 	timeScale  float64
 	metrics    string
 	api        string
+	traceURL   string
 }
 
 func parseDev(c *cli, args []string) (devConfig, error) {
@@ -68,6 +71,10 @@ func parseDev(c *cli, args []string) (devConfig, error) {
 	d.dataDir = v.String("data-dir")
 	d.metrics = v.String("metrics-addr")
 	d.api = v.String("api-addr")
+	d.traceURL = v.String("trace-url")
+	if err := console.CheckTraceURL(d.traceURL); err != nil {
+		return d, fmt.Errorf("--trace-url: %w", err)
+	}
 	d.port = int(num("port", 17))
 	d.partitions = int32(num("partitions", 32))
 	d.users = int(num("users", 32))
@@ -170,7 +177,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	apiAt, stopAPI, err := c.startAPI(ctx, d.api, conn, layout, cd, reg)
+	apiAt, stopAPI, err := c.startAPI(ctx, d, conn, layout, cd, reg)
 	if err != nil {
 		return err
 	}
@@ -197,6 +204,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Metrics   http://%s/metrics (Prometheus; /healthz and /readyz beside it)
   Traces    %s
   API       %s (write token %s; docs/api.md)
+  Console   %s/ (sign in with the write token; docs/console.md)
   Try       %s
             %s
             BECKON_API_URL=%s BECKON_API_TOKEN=%s go run ./services/beckon journeys pause abandoned-cart
@@ -205,7 +213,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
 		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing),
-		apiAt.url, apiAt.token, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"), apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
+		apiAt.url, apiAt.token, apiAt.url, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"), apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
 }

@@ -1,0 +1,150 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsole walks the console as a person would, on a laptop-sized
+// screen, against `beckon dev`: sign in (a wrong token first), the
+// journeys with their counts, the abandoned-cart flowchart, a draft with
+// a validation error, its simulation, a user's instances and an instance
+// timeline with a hold reset and a send; and an action with its
+// confirmation, one that fails with its error. Each wait is on a
+// condition with a bound.
+func TestConsole(t *testing.T) {
+	ctx, errs := browser(t)
+	d := startDev(t)
+	defer errs.check(t)
+
+	// Sign in: a wrong token is refused with the reason, the dev token
+	// (typed and entered with the keyboard) is taken.
+	step(t, ctx, "open the console", time.Minute,
+		chromedp.Navigate(d.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token\r"))
+	waitFor(t, ctx, "a wrong token refused", `document.querySelector('.login .alert:not([hidden])')?.textContent.includes('Not signed in')`, 20*time.Second)
+	screenshot(t, ctx, "login")
+	clearField(t, ctx, "token")
+	step(t, ctx, "sign in", 20*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#token"), d.token+"\r"),
+		chromedp.WaitVisible(chromedp.CSS("#journeys")))
+	if who := value[string](t, ctx, `document.getElementById('who').textContent`); who != "dev (write)" {
+		t.Errorf("signed in as %q, want dev (write)", who)
+	}
+
+	// Journeys: every example, and abandoned-cart with entries and sends.
+	examples := exampleJourneys(t)
+	waitFor(t, ctx, "every example journey listed", fmt.Sprintf(`%s.every(id => document.querySelector('#journeys tr[data-journey="' + id + '"]'))`, js(examples)), 30*time.Second)
+	count := func(id, measure string) string {
+		return fmt.Sprintf(`parseInt((document.querySelector('#journeys tr[data-journey=%q] td[data-count=%q]')?.textContent || '0').replace(/,/g, ''), 10)`, id, measure)
+	}
+	waitFor(t, ctx, "abandoned-cart counts entries and sends", count("abandoned-cart", "entered")+" > 0 && "+count("abandoned-cart", "sent")+" > 0", 2*time.Minute)
+	// Sorting by a count orders the rows by it.
+	step(t, ctx, "sort by entered", 10*time.Second, chromedp.Click(chromedp.CSS(`#journeys thead th:nth-child(4) button`)))
+	waitFor(t, ctx, "rows sorted by entered, ascending", `(() => {
+		const th = document.querySelector('#journeys thead th:nth-child(4)');
+		const v = [...document.querySelectorAll('#journeys tbody td[data-count="entered"]')].map(td => parseInt(td.textContent.replace(/,/g, ''), 10) || 0);
+		return th.getAttribute('aria-sort') === 'ascending' && v.every((x, i) => i === 0 || v[i - 1] <= x);
+	})()`, 10*time.Second)
+	screenshot(t, ctx, "journeys")
+
+	// An action that fails says why: cloning onto an existing journey.
+	step(t, ctx, "clone abandoned-cart onto onboarding", 10*time.Second,
+		chromedp.Click(chromedp.CSS(`#journeys button[data-journey="abandoned-cart"][data-action="clone"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#clone-id")))
+	clearField(t, ctx, "clone-id")
+	step(t, ctx, "name the clone", 10*time.Second, chromedp.SendKeys(chromedp.CSS("#clone-id"), "onboarding\r"))
+	waitFor(t, ctx, "the clone refused with the reason", `[...document.querySelectorAll('main .alert:not([hidden])')].some(a => a.textContent.includes('Clone failed') && a.textContent.includes('exists'))`, 20*time.Second)
+	// An action with its confirmation: pause a journey, then resume it.
+	for _, a := range []struct{ action, status string }{{"pause", "paused"}, {"resume", "live"}} {
+		step(t, ctx, a.action+" lapsed-user", 10*time.Second,
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`#journeys button[data-journey="lapsed-user"][data-action=%q]`, a.action))),
+			chromedp.WaitVisible(chromedp.CSS("#confirm-ok")),
+			chromedp.Click(chromedp.CSS("#confirm-ok")))
+		waitFor(t, ctx, "lapsed-user "+a.status, fmt.Sprintf(`document.querySelector('#journeys tr[data-journey="lapsed-user"] .badge')?.textContent === %q`, a.status), 30*time.Second)
+	}
+
+	// The abandoned-cart flowchart: the hold with its timeout and reset
+	// events, the sends with live counts and hourly sparklines.
+	step(t, ctx, "open abandoned-cart", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`#journeys a[href="#/journeys/abandoned-cart"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.flow g.node[data-step="idle-for-an-hour"]`)))
+	node := func(id string) string {
+		return fmt.Sprintf(`(document.querySelector('svg.flow g.node[data-step=%q]')?.textContent || '')`, id)
+	}
+	waitFor(t, ctx, "the hold drawn with its timeout and resets", node("idle-for-an-hour")+`.includes('timeout 1h') && `+node("idle-for-an-hour")+`.includes('reset by Product Added')`, 10*time.Second)
+	waitFor(t, ctx, "the email step counted and charted", `/[1-9][0-9,]* sent/.test(`+node("email-reminder")+`) && document.querySelector('svg.flow g.node[data-step="email-reminder"] .spark polyline')`, time.Minute)
+	for _, s := range []string{"anything-left", "wait-a-day", "push-reminder", "cart-emptied"} {
+		waitFor(t, ctx, "step "+s+" drawn", node(s)+` !== ''`, 5*time.Second)
+	}
+	if n := value[int](t, ctx, `document.querySelectorAll('svg.flow path.edge').length`); n < 8 {
+		t.Errorf("the flowchart has %d edges, want the abandoned-cart's 8 or more", n)
+	}
+	screenshot(t, ctx, "journey")
+
+	// The editor: an invalid edit shows the field path and reason as you
+	// type; a valid one is saved as the draft and simulated.
+	waitFor(t, ctx, "the definition validated", `document.querySelector('#validation .ok')?.textContent.startsWith('Valid')`, 20*time.Second)
+	edit := func(from, to string) string {
+		return fmt.Sprintf(`(() => { const a = document.getElementById('definition'); a.value = a.value.replace(%s, %s); a.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`, js(from), js(to))
+	}
+	value[bool](t, ctx, edit("timeout: 1h", "timeout: soon"))
+	waitFor(t, ctx, "the validation error shown", `(document.querySelector('#validation .invalid')?.textContent || '').includes('steps[0].hold.timeout') && document.querySelector('#validation .invalid').textContent.includes('is not a duration')`, 20*time.Second)
+	value[bool](t, ctx, `(() => { document.getElementById('definition').scrollIntoView(); return true; })()`)
+	screenshot(t, ctx, "editor")
+	value[bool](t, ctx, edit("timeout: soon", "timeout: 2h"))
+	waitFor(t, ctx, "the fixed definition valid", `document.querySelector('#validation .ok')?.textContent.startsWith('Valid')`, 20*time.Second)
+	step(t, ctx, "save the draft", 10*time.Second, chromedp.Click(chromedp.CSS("#save-draft")))
+	waitFor(t, ctx, "the draft saved", `document.getElementById('status').textContent.includes('Saved as draft version')`, 30*time.Second)
+	clearField(t, ctx, "sim-from")
+	step(t, ctx, "simulate the last hour", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#sim-from"), "1h"),
+		chromedp.Click(chromedp.CSS("#simulate")))
+	waitFor(t, ctx, "the simulation report", `document.querySelector('#simulation-report') && /[1-9]/.test(document.querySelector('#simulation-report dl.tiles dd')?.textContent || '')`, 2*time.Minute)
+	if !strings.Contains(value[string](t, ctx, `document.getElementById('simulation-report').textContent`), "Sends by hour") {
+		t.Error("the simulation report has no send times")
+	}
+	value[bool](t, ctx, `(() => { document.getElementById('simulation').scrollIntoView(); return true; })()`)
+	screenshot(t, ctx, "simulation")
+
+	// A user: search, their instances, and a timeline with a hold reset
+	// and a send with its payload.
+	user, ref := d.sampleInstance(t, 2*time.Minute)
+	t.Logf("sample user %s, instance %s", user, ref)
+	step(t, ctx, "search the user", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`nav a[data-nav="users"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#user-id")),
+		chromedp.SendKeys(chromedp.CSS("#user-id"), user+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#instances tr[data-instance=%q]`, ref))))
+	screenshot(t, ctx, "user")
+	step(t, ctx, "open the timeline", 20*time.Second,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#instances tr[data-instance=%q] a[href^="#/instances/"]`, ref))),
+		chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
+	waitFor(t, ctx, "a hold reset and a send in the timeline", `document.querySelector('ol.timeline li[data-kind="reset"]')?.textContent.includes('reset by') && document.querySelector('ol.timeline li[data-kind="sent"] .send')`, 20*time.Second)
+	if got := value[string](t, ctx, `document.querySelector('ol.timeline li[data-kind="sent"] .send pre')?.textContent || ''`); !strings.Contains(got, "cart_url") {
+		t.Errorf("the send's payload shows %q, want the cart reminder's fields", got)
+	}
+	if trace := value[string](t, ctx, `document.getElementById('trace-link')?.href || ''`); trace != "" && !strings.HasPrefix(trace, "http://localhost:16686/trace/") {
+		t.Errorf("trace link %q does not follow --trace-url", trace)
+	}
+	screenshot(t, ctx, "instance")
+
+	// Signing out forgets the token: the API is not called without one.
+	step(t, ctx, "sign out", 10*time.Second, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	if tok := value[string](t, ctx, `sessionStorage.getItem('beckon.token') || ''`); tok != "" {
+		t.Error("the token is still in sessionStorage after signing out")
+	}
+}
+
+// clearField empties an input, as selecting its text and deleting it
+// would.
+func clearField(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	value[bool](t, ctx, fmt.Sprintf(`(() => { const f = document.getElementById(%q); f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`, id))
+}

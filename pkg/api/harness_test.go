@@ -46,18 +46,19 @@ func randomToken(t testing.TB) string {
 }
 
 // startAPI starts the API on a new cluster (kfake, or the real broker
-// with fresh topics).
-func startAPI(t *testing.T, counts api.CountsSource, metrics api.MetricsSource) *harness {
+// with fresh topics); with changes the configuration further.
+func startAPI(t *testing.T, counts api.CountsSource, metrics api.MetricsSource, with ...func(*api.Config)) *harness {
 	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	topic := kafkatest.Prefix(t) + "journeys"
 	kafkatest.CreateTopics(t, brokers, 1, topic)
-	return startAPIOn(t, brokers, topic, counts, metrics)
+	return startAPIOn(t, brokers, topic, counts, metrics, with...)
 }
 
 // startAPIOn starts the API on brokers over an existing journeys topic,
-// with the given sources of counts and metrics (nil: none).
-func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsSource, metrics api.MetricsSource) *harness {
+// with the given sources of counts and metrics (nil: none); with changes
+// the configuration further.
+func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsSource, metrics api.MetricsSource, with ...func(*api.Config)) *harness {
 	t.Helper()
 	cd, err := codec.New()
 	if err != nil {
@@ -70,11 +71,15 @@ func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsS
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, err := api.Start(ctx, api.Config{
+	cfg := api.Config{
 		Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, JourneysTopic: topic, Codec: cd,
 		Channels: journey.DefaultChannels, Counts: counts, Metrics: metrics,
 		Server: api.Options{Tokens: tokens, RequestTimeout: 30 * time.Second},
-	})
+	}
+	for _, f := range with {
+		f(&cfg)
+	}
+	s, err := api.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

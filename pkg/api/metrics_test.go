@@ -16,7 +16,6 @@ import (
 	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
 	"github.com/beckon-dev/beckon/pkg/records"
 	"github.com/beckon-dev/beckon/pkg/stream"
-	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
 // walkHour is the hour the walk's journey was entered in: the day before
@@ -37,10 +36,7 @@ func countedMetrics(t *testing.T, brokers []string) (r *journeymetrics.Reader, j
 	t.Cleanup(cancel)
 	cl := kafkatest.Client(t, brokers)
 	prefix := servicetest.Provision(t, cl, 1)
-	layout, err := topics.Declare(topics.Options{Prefix: prefix, Partitions: 1, ReplicationFactor: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := layoutOf(t, prefix, 1)
 	cd, err := codec.New()
 	if err != nil {
 		t.Fatal(err)
@@ -77,16 +73,16 @@ func countedMetrics(t *testing.T, brokers []string) (r *journeymetrics.Reader, j
 	}
 	h := walkHour()
 	act := func(id, user, step string, kind records.ActivityKind, reason string, at time.Time, details string) records.Activity {
-		return records.Activity{ActivityID: id, InstanceID: "walk/" + user, JourneyID: "walk", JourneyVersion: 1, UserID: user,
+		return records.Activity{ActivityID: id, InstanceID: "walk-" + user, JourneyID: "walk", JourneyVersion: 1, UserID: user,
 			StepID: step, Kind: kind, Reason: reason, At: at, Details: records.JSON(details)}
 	}
-	produce("activity", act("a1", "u1", "hello", records.ActivityEntered, "", h, `{}`))
-	produce("activity", act("a2", "u1", "hello", records.ActivitySent, "", h.Add(time.Minute), `{"command_id":"c1"}`))
+	produce("activity", act("walk-u1-1", "u1", "hello", records.ActivityEntered, "", h, `{}`))
+	produce("activity", act("walk-u1-2", "u1", "hello", records.ActivitySent, "", h.Add(time.Minute), `{"command_id":"c1"}`))
 	for _, st := range []records.ReceiptStatus{records.ReceiptDelivered, records.ReceiptOpened} {
 		produce("receipts", records.Receipt{ReceiptID: "r-" + string(st), CommandID: "c1", UserID: "u1", Channel: "email", Status: st, OccurredAt: h.Add(2 * time.Minute)})
 	}
-	produce("activity", act("a3", "u1", "hello", records.ActivityExited, "completed", h.Add(time.Hour), `{}`))
-	skipped := act("a4", "u2", "", records.ActivitySkipped, "quiet_hours", h.Add(time.Hour), `{}`)
+	produce("activity", act("walk-u1-3", "u1", "hello", records.ActivityExited, "completed", h.Add(time.Hour), `{}`))
+	skipped := act("walk-u2-skip", "u2", "", records.ActivitySkipped, "quiet_hours", h.Add(time.Hour), `{}`)
 	skipped.InstanceID = "" // refused before any instance existed
 	produce("activity", skipped)
 

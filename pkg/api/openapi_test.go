@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
+	"github.com/beckon-dev/beckon/pkg/kafkatest"
 )
 
 // openAPI is docs/openapi.yaml, read as plain data: the test checks the
@@ -206,7 +207,7 @@ func (d *openAPI) check(schema map[string]any, v any, at string) []string {
 // TestOpenAPIDocumentsEveryRoute checks that the document and the service
 // as api.Start builds it have the same routes with the same roles.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
-	h := startAPI(t, nil, journeymetrics.NewReader(nil))
+	h := startAPI(t, nil, journeymetrics.NewReader(nil), timelinesOf(t, kafkatest.Prefix(t)+"engine", kafkatest.Prefix(t)+"activity"))
 	doc := h.doc
 	var implemented, documented []string
 	for _, r := range h.svc.Routes() {

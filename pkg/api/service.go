@@ -28,6 +28,9 @@ type Config struct {
 	// Metrics answers GET /v1/journeys/{id}/metrics (a
 	// journeymetrics.Reader); nil leaves that route out.
 	Metrics MetricsSource
+	// Timelines serves each user's instance timelines (a
+	// timeline.Router); nil leaves those routes out.
+	Timelines TimelineRoutes
 	// Server configures authentication and limits.
 	Server Options
 }
@@ -62,6 +65,9 @@ func Start(ctx context.Context, cfg Config) (*Service, error) {
 		Logger:  log,
 	}
 	j.Mount(srv)
+	if cfg.Timelines != nil {
+		mountTimelines(srv, cfg.Timelines)
+	}
 	go func() {
 		defer close(s.stopped)
 		if err := s.catalog.Follow(ctx, cfg.Kafka, cfg.JourneysTopic, cfg.Codec, s.ready); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 )
 
 // walkStep is one documented operation, with a concrete path and body
@@ -29,13 +30,14 @@ type walkStep struct {
 func TestWalkEveryRoute(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	metrics, journeys := countedMetrics(t, brokers)
-	h := startAPIOn(t, brokers, journeys, api.CountsFrom(metrics.JourneyCounts), metrics)
+	h := startAPIOn(t, brokers, journeys, api.CountsFrom(metrics.JourneyCounts), metrics, walkTimelines(t, brokers, journeys))
 	// Fixtures: walk is live at version 1 with a draft as version 2;
 	// spare has a draft to delete.
 	h.expect(201, "POST", "/v1/journeys", h.write, yamlType, walk)
 	h.expect(200, "POST", "/v1/journeys/walk/publish", h.write, "", "")
 	h.expect(200, "PUT", "/v1/journeys/walk/draft", h.write, yamlType, walk+"# v2\n")
 	h.expect(201, "POST", "/v1/journeys", h.write, yamlType, spare)
+	awaitInstances(t, h, "u1", func(ui timeline.UserInstances) bool { return len(ui.Instances) == 1 })
 
 	// In an order in which each write succeeds after the ones before.
 	steps := []walkStep{
@@ -45,6 +47,8 @@ func TestWalkEveryRoute(t *testing.T) {
 		{method: "GET", path: "/v1/journeys/walk/versions", want: 200},
 		{method: "GET", path: "/v1/journeys/walk/versions/1", want: 200},
 		{method: "GET", path: "/v1/journeys/walk/metrics", want: 200},
+		{method: "GET", path: "/v1/users/u1/instances", want: 200},
+		{method: "GET", path: "/v1/instances/" + timeline.Ref("u1", "walk-u1"), want: 200},
 		{method: "POST", path: "/v1/journeys/validate", contentType: yamlType, body: walk, want: 200},
 		{method: "POST", path: "/v1/journeys", contentType: yamlType, body: fresh, want: 201},
 		{method: "PUT", path: "/v1/journeys/walk/draft", contentType: yamlType, body: walk + "# v2 again\n", want: 200},
@@ -103,6 +107,7 @@ func TestWalkEveryRoute(t *testing.T) {
 		}
 	}
 	checkWalkMetrics(t, h)
+	checkWalkTimelines(t, h)
 }
 
 const walk = `id: walk

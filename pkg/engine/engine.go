@@ -17,6 +17,11 @@ import (
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
+// DefaultGroup is the engines' consumer group when none is configured;
+// the timeline and journey metrics processors beside them name their
+// groups after it (timeline.GroupBeside).
+const DefaultGroup = "beckon-engine"
+
 // Config configures an engine instance.
 type Config struct {
 	// Kafka are the connection options (kafkaconn.Config.ClientOpts).
@@ -30,7 +35,7 @@ type Config struct {
 	StateDir string
 	// InstanceID names this instance stably (the pod name).
 	InstanceID string
-	// Group is the consumer group; default "beckon-engine".
+	// Group is the consumer group; default DefaultGroup.
 	Group string
 	// MaxPayloadBytes caps a send command's payload (larger ones are not
 	// sent; an error activity says so). Default 64 KiB.
@@ -78,7 +83,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Group == "" {
-		cfg.Group = "beckon-engine"
+		cfg.Group = DefaultGroup
 	}
 	if cfg.Codec == nil {
 		return nil, errors.New("engine: Config.Codec is not set")

@@ -285,20 +285,54 @@ func TestRoutingRebalance(t *testing.T) {
 		t.Fatal("engine b owns no user of the test")
 	}
 
-	// Meanwhile another client asks for every user, all the time.
+	// Meanwhile another client asks for every user, all the time. It
+	// reads the timeline group's state around each round of questions:
+	// in a round that runs wholly inside the rebalance, well after its
+	// router's owners have expired, the users whose partitions stay
+	// where they are must still be answered (the router asks the owners
+	// of the last settled group).
 	live := h.routed(200 * time.Millisecond)
-	var refused, answered atomic.Int64
+	adm := kadm.NewClient(kafkatest.Client(t, h.brokers))
+	state := func() string {
+		gs, err := adm.DescribeGroups(h.ctx, timeline.GroupBeside(h.group))
+		if err != nil {
+			return ""
+		}
+		return gs[timeline.GroupBeside(h.group)].State
+	}
+	var refused, answered, keptAsked, keptAnswered atomic.Int64
 	pollCtx, stopPolling := context.WithCancel(h.ctx)
 	polled := make(chan struct{})
 	go func() {
 		defer close(polled)
+		var rebalancing time.Time // since when the group is seen rebalancing
 		for pollCtx.Err() == nil {
+			before := state()
+			switch {
+			case before == "Stable" || before == "":
+				rebalancing = time.Time{}
+			case rebalancing.IsZero():
+				rebalancing = time.Now()
+			}
+			inside := !rebalancing.IsZero() && time.Since(rebalancing) > time.Second
+			var kept, keptOK int64
 			for _, u := range users {
-				if checkAnswer(t, ask(live, "/v1/users/"+u+"/instances"), u, routingPartitions) {
+				ok := checkAnswer(t, ask(live, "/v1/users/"+u+"/instances"), u, routingPartitions)
+				if ok {
 					answered.Add(1)
 				} else {
 					refused.Add(1)
 				}
+				if !slices.Contains(ofB, u) {
+					kept++
+					if ok {
+						keptOK++
+					}
+				}
+			}
+			if after := state(); inside && after != "Stable" && after != "" {
+				keptAsked.Add(kept)
+				keptAnswered.Add(keptOK)
 			}
 			time.Sleep(10 * time.Millisecond) // a client, not a load test
 		}
@@ -337,5 +371,9 @@ func TestRoutingRebalance(t *testing.T) {
 	}
 	stopPolling()
 	<-polled
-	t.Logf("while b left: %d right answers, %d 503s", answered.Load(), refused.Load())
+	t.Logf("while b left: %d right answers, %d 503s; inside the rebalance %d of %d questions about users whose partitions stayed were answered",
+		answered.Load(), refused.Load(), keptAnswered.Load(), keptAsked.Load())
+	if keptAsked.Load() > 0 && keptAnswered.Load() == 0 {
+		t.Errorf("inside the rebalance no question about a user whose partition stayed put was answered (%d asked)", keptAsked.Load())
+	}
 }

@@ -63,3 +63,47 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) (
 	}()
 	return l.Addr(), nil
 }
+
+// All is one probe for the parts one process runs (the engine and the
+// processors beside it): ready when every part is, healthy while every
+// part is, its error joining theirs. When the first part counts the
+// partitions it owns (Owned, as *engine.Engine does), the result does too,
+// so the partition gauges stay the first part's.
+func All(first Probed, more ...Probed) Probed {
+	a := all(append([]Probed{first}, more...))
+	if o, ok := first.(owner); ok {
+		return allOwned{a, o}
+	}
+	return a
+}
+
+// owner is metrics.Partitioned, without importing it.
+type owner interface {
+	Owned() (owned, ready int)
+}
+
+type all []Probed
+
+func (a all) Ready() bool {
+	for _, p := range a {
+		if !p.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+func (a all) Health() error {
+	var errs []error
+	for _, p := range a {
+		if err := p.Health(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type allOwned struct {
+	all
+	owner
+}

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -86,3 +87,45 @@ func waitClosed(t *testing.T, url string) {
 		}
 	}
 }
+
+// TestAllIsReadyWhenEveryPartIs: the engine and the processors beside it
+// answer one /readyz and /healthz: not ready while any part is not, not
+// healthy while any part is not (saying why), and the first part's
+// partition counts are kept for the gauges.
+func TestAllIsReadyWhenEveryPartIs(t *testing.T) {
+	stuck := errors.New("timelines: stream runner stopped")
+	for _, c := range []struct {
+		parts           []Probed
+		healthz, readyz int
+	}{
+		{[]Probed{probe{ready: true}, probe{ready: true}, probe{ready: true}}, 200, 200},
+		{[]Probed{probe{ready: true}, probe{ready: false}, probe{ready: true}}, 200, 503},
+		{[]Probed{probe{ready: false}, probe{ready: true}}, 200, 503},
+		{[]Probed{probe{ready: true}, probe{ready: true, health: stuck}}, 503, 200},
+	} {
+		h := Handler(All(c.parts[0], c.parts[1:]...), nil)
+		for path, want := range map[string]int{"/healthz": c.healthz, "/readyz": c.readyz} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != want {
+				t.Errorf("%+v %s: status %d, want %d", c.parts, path, rec.Code, want)
+			}
+			if path == "/healthz" && want == 503 && !strings.Contains(rec.Body.String(), stuck.Error()) {
+				t.Errorf("/healthz does not say which part failed: %q", rec.Body.String())
+			}
+		}
+	}
+	if _, ok := All(probe{}, probe{}).(interface{ Owned() (int, int) }); ok {
+		t.Error("All counts partitions though its first part does not")
+	}
+	if n, r := All(ownedProbe{owned: 3, ready: 2}, probe{}).(interface{ Owned() (int, int) }).Owned(); n != 3 || r != 2 {
+		t.Errorf("Owned %d %d, want the first part's 3 2", n, r)
+	}
+}
+
+type ownedProbe struct {
+	probe
+	owned, ready int
+}
+
+func (p ownedProbe) Owned() (int, int) { return p.owned, p.ready }

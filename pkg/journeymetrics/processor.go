@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -58,6 +59,8 @@ type Processor struct {
 	activity, receipts, out, dlq string
 	changelog                    string
 	group                        *stream.Group
+	// runner is the runner Alongside made, for Ready and Health.
+	runner atomic.Pointer[stream.Runner]
 }
 
 // Key namespaces of the processor's state (under the runtime's own).

@@ -43,14 +43,21 @@ type RouterConfig struct {
 // timeline processor instance that owns the user's partition, found from
 // the timeline group: each member's metadata carries its query address (MemberData)
 // and its assignment the partitions it owns. While the group rebalances,
-// the partition has no owner, or the owner refuses (it has just lost the
-// partition, or is restoring it), the answer is 503 with Retry-After and
-// a JSON error body, never another instance's or a partial answer.
+// queries go to the owners of the last settled group, which answer for
+// the partitions they kept. When the partition has no owner, or the owner
+// refuses (it has given the partition up, or is restoring it), the
+// answer is 503 with Retry-After and a JSON error body, never another
+// instance's or a partial answer: only the owner of a restored partition
+// answers for it (Processor.QueryHandler).
 type Router struct {
 	cfg RouterConfig
 
 	mu     sync.Mutex
 	owners *owners // nil: read them again
+	// settled is the last view of a Stable group: while the group
+	// rebalances, DescribeGroups returns no member metadata or
+	// assignment, and queries go to the owners it names (see current).
+	settled *owners
 }
 
 // owners is what the group said, at a point in time.
@@ -136,18 +143,18 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, user, path str
 		Unavailable(w, "the timeline group cannot be read: "+err.Error())
 		return
 	}
-	switch {
-	case o.state == "Empty" || o.state == "Dead":
+	if o.state == "Empty" || o.state == "Dead" {
 		Unavailable(w, "the timeline group has no members")
-		return
-	case !o.stable:
-		Unavailable(w, fmt.Sprintf("the timeline group is rebalancing (%s)", o.state))
 		return
 	}
 	p := stream.PartitionFor([]byte(user), o.partitions)
 	addr, ok := o.addr[p]
 	if !ok {
 		rt.invalidate()
+		if !o.stable {
+			Unavailable(w, fmt.Sprintf("the timeline group is rebalancing (%s) and partition %d had no owner before", o.state, p))
+			return
+		}
 		Unavailable(w, fmt.Sprintf("partition %d has no timeline processor answering queries", p))
 		return
 	}
@@ -211,8 +218,22 @@ func (rt *Router) current(ctx context.Context) (*owners, error) {
 		return nil, err
 	}
 	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	switch {
+	case o.stable:
+		rt.settled = o
+	case rt.settled != nil:
+		// A rebalance keeps every member's partitions where they are
+		// until it completes (cooperative), and a partition changes
+		// hands only after its owner has revoked it: the owners of the
+		// last settled group still answer for what they kept, and
+		// refuse (503, and the group is read again) what they gave up.
+		// Refusing every query instead would make each rebalance, which
+		// waits up to a heartbeat interval for every member to rejoin,
+		// seconds of 503s for all users.
+		o.addr = rt.settled.addr
+	}
 	rt.owners = o
-	rt.mu.Unlock()
 	return o, nil
 }
 

@@ -207,6 +207,17 @@ func (p *Processor) Ready() bool {
 	return r != nil && r.Ready()
 }
 
+// Health is nil while the processor makes progress (or has not started),
+// and otherwise says why not.
+func (p *Processor) Health() error {
+	if r := p.currentRunner(); r != nil {
+		if err := r.Health(); err != nil {
+			return fmt.Errorf("timelines: %w", err)
+		}
+	}
+	return nil
+}
+
 func (p *Processor) currentRunner() *stream.Runner {
 	p.runnerMu.Lock()
 	defer p.runnerMu.Unlock()

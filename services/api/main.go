@@ -1,6 +1,8 @@
 // Command api is Beckon's HTTP API (package pkg/api): the journey control
-// plane over the journeys topic, behind bearer tokens with read and write
-// roles, and the web console at / (pkg/console). It serves /healthz, /readyz and /metrics on its own address like
+// plane over the journeys topic, journey metrics, and each user's instance
+// timelines (asked of the engines' timeline processors), behind bearer
+// tokens with read and write roles, and the web console at / (pkg/console).
+// It serves /healthz, /readyz and /metrics on its own address like
 // every Beckon service. Run as many replicas as you like; they share
 // nothing but Kafka.
 package main
@@ -18,8 +20,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/console"
+	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
@@ -27,6 +33,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/logging"
 	"github.com/beckon-dev/beckon/pkg/metrics"
 	"github.com/beckon-dev/beckon/pkg/settings"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -40,6 +47,7 @@ var apiSettings = []settings.Setting{
 	{Flag: "request-timeout", Env: "BECKON_API_REQUEST_TIMEOUT", Default: "30s", Usage: "time allowed to answer one request"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 	{Flag: "trace-url", Env: "BECKON_TRACE_URL", Usage: "the web console's link to an instance's trace, {traceId} standing for its ID, e.g. http://localhost:16686/trace/{traceId} (empty: no link)"},
+	{Flag: "engine-group", Env: "BECKON_ENGINE_GROUP", Default: engine.DefaultGroup, Usage: "consumer group of the engines (their --group): the timeline routes ask the timeline processors of <group>-timelines"},
 }
 
 func main() {
@@ -124,12 +132,31 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			log.Error("journey counts unavailable", "topic", metricsTopic, "err", err)
 		}
 	}()
+	// Timelines are asked of the timeline processor that owns the user's
+	// partition, found in its group (docs/api-timelines.md).
+	adm, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	if own.String("engine-group") == "" {
+		return fmt.Errorf("%w: --engine-group is empty", errUsage)
+	}
+	activity, _ := declared.Spec("activity")
+	timelines, err := timeline.NewRouter(timeline.RouterConfig{
+		Admin: kadm.NewClient(adm), Group: timeline.GroupBeside(own.String("engine-group")), Topic: activity.Name,
+		Logger: log.With("component", "timelines"),
+	})
+	if err != nil {
+		return err
+	}
 	s, err := api.Start(ctx, api.Config{
 		Kafka: kopts, JourneysTopic: cfg.Topic("journeys"), Codec: cd,
-		Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...),
-		Counts:   api.CountsFrom(counts.JourneyCounts),
-		Metrics:  counts,
-		Server:   opts,
+		Channels:  append(slices.Clone(journey.DefaultChannels), layout.Channels...),
+		Counts:    api.CountsFrom(counts.JourneyCounts),
+		Metrics:   counts,
+		Timelines: timelines,
+		Server:    opts,
 	})
 	if err != nil {
 		return err

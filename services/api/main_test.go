@@ -92,6 +92,15 @@ func TestServe(t *testing.T) {
 	if code, body := get(apiURL+"/v1/journeys/nope/metrics", "ops-token"); code != 404 {
 		t.Fatalf("GET /v1/journeys/nope/metrics: %d %s", code, body)
 	}
+	// The timeline routes are mounted, for the read role, and ask the
+	// engines' timeline processors: with no engine running, a retryable
+	// 503 (pkg/api's tests answer real timelines through them).
+	if code, body := get(apiURL+"/v1/users/u1/instances", "ops-token"); code != 503 || !strings.Contains(body, `"unavailable"`) {
+		t.Fatalf("GET /v1/users/u1/instances with no engine: %d %s", code, body)
+	}
+	if code, _ := get(apiURL+"/v1/users/u1/instances", ""); code != 401 {
+		t.Fatalf("a timeline without a token: %d", code)
+	}
 	if code, _ := get(apiURL+"/v1/journeys", ""); code != 401 {
 		t.Fatalf("without a token: %d", code)
 	}

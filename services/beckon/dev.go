@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -131,7 +132,9 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	shop := sample.NewShop(uint64(time.Now().UnixNano()), d.users)
+	seed := uint64(time.Now().UnixNano())
+	shop := sample.NewShop(seed, d.users)
+	shopper := firstCartShopper(seed, d.users)
 	now := time.Now().UTC()
 	var tables []records.Record
 	for _, r := range shop.Catalog(now) {
@@ -207,15 +210,34 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Console   %s/ (sign in with the write token; docs/console.md)
   Try       %s
             %s
+            %s
+            # %s's journey instances, live: the first shopper the sample traffic fills a cart for, so in abandoned-cart within seconds; each instance's id leads to its timeline, /v1/instances/{id}
             BECKON_API_URL=%s BECKON_API_TOKEN=%s go run ./services/beckon journeys pause abandoned-cart
             BECKON_BROKERS=%s go run ./services/beckon topics check --replication-factor 1 --partitions %d --facts loyalty --lookups catalog
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
 		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing),
-		apiAt.url, apiAt.token, apiAt.url, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"), apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
+		apiAt.url, apiAt.token, apiAt.url, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"),
+		apiAt.curl("/v1/users/"+url.PathEscape(shopper)+"/instances"), shopper, apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())
+}
+
+// firstCartShopper is the first shopper that the sample traffic of the
+// shop made from seed puts a product in a cart for: the abandoned-cart
+// journey's first entrant, whose instances the banner shows. It plays the
+// traffic of a twin shop, which draws the same numbers as long as
+// nothing but the traffic draws from the dev shop's.
+func firstCartShopper(seed uint64, users int) string {
+	shop := sample.NewShop(seed, users)
+	tr := shop.Traffic()
+	for range 10_000 { // a visit adds to a cart 2 times in 3: never reached
+		if e := tr.Next(time.Time{}); e.Name == "Product Added" {
+			return e.UserID
+		}
+	}
+	return shop.Users[0].ID
 }
 
 // tracesLine says where the dev engine's traces go.

@@ -7,13 +7,18 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/console"
+	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/metrics"
+	"github.com/beckon-dev/beckon/pkg/timeline"
 	"github.com/beckon-dev/beckon/pkg/topics"
 )
 
@@ -43,7 +48,20 @@ func (c *cli) startAPI(ctx context.Context, d devConfig, conn kafkaconn.Config, 
 	if err != nil {
 		return devAPI{}, nil, err
 	}
+	// The timeline routes ask the timeline processor beside the dev
+	// engine, found in its group as the api service finds them.
+	adm, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return devAPI{}, nil, err
+	}
+	activity, _ := layout.Spec("activity")
+	timelines, err := timeline.NewRouter(timeline.RouterConfig{Admin: kadm.NewClient(adm), Group: timeline.GroupBeside(engine.DefaultGroup), Topic: activity.Name, Logger: c.log})
+	if err != nil {
+		adm.Close()
+		return devAPI{}, nil, err
+	}
 	ctx, stop := context.WithCancel(ctx)
+	context.AfterFunc(ctx, adm.Close)
 	counts := journeymetrics.NewReader(c.log)
 	go func() {
 		if err := counts.Follow(ctx, kopts, metricsTopic); err != nil {
@@ -52,7 +70,7 @@ func (c *cli) startAPI(ctx context.Context, d devConfig, conn kafkaconn.Config, 
 	}()
 	s, err := api.Start(ctx, api.Config{
 		Kafka: kopts, JourneysTopic: conn.Topic("journeys"), Codec: cd, Channels: journey.DefaultChannels,
-		Counts: api.CountsFrom(counts.JourneyCounts), Metrics: counts,
+		Counts: api.CountsFrom(counts.JourneyCounts), Metrics: counts, Timelines: timelines,
 		Server: api.Options{Tokens: tokens, Logger: c.log, Meter: reg.Meter()},
 	})
 	if err != nil {

@@ -13,8 +13,9 @@ import (
 )
 
 // TestDevServesAPI: `beckon dev` serves the API on 127.0.0.1 with the
-// token it prints, the two printed curl commands (the abandoned-cart
-// journey, and its metrics) work as printed, and the API stops with dev.
+// token it prints, the three printed curl commands (the abandoned-cart
+// journey, its metrics, and a sample shopper's instances, whose timeline
+// they lead to) work as printed, and the API stops with dev.
 func TestDevServesAPI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -84,6 +85,48 @@ func TestDevServesAPI(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("nobody entered abandoned-cart within two minutes: %d %s", code, raw)
 		}
+	}
+
+	// The third shows the instances of the shopper the banner names,
+	// whom the sample traffic puts in abandoned-cart; an instance's id
+	// leads to its timeline.
+	tlCurl := waitFor(t, &out, regexp.MustCompile(`\n {12}curl -H 'Authorization: Bearer (\S+)' (\S+/v1/users/(\S+)/instances)\n {12}# (\S+)'s journey instances`), time.Second)
+	if tlCurl[1] != token || !strings.HasPrefix(tlCurl[2], url+"/") || tlCurl[3] != tlCurl[4] {
+		t.Fatalf("the third curl command is not a shopper's instances with the printed token: %q", tlCurl[0])
+	}
+	var instance string
+	for deadline := time.Now().Add(2 * time.Minute); instance == ""; time.Sleep(50 * time.Millisecond) { // polls the condition
+		code, raw := servicetest.GetAs(t, tlCurl[2], token)
+		if code != 200 && code != 503 { // 503 while the timeline group settles
+			t.Fatalf("GET %s: %d %s", tlCurl[2], code, raw)
+		}
+		var body struct {
+			UserID    string `json:"user_id"`
+			Instances []struct {
+				ID        string `json:"id"`
+				JourneyID string `json:"journey_id"`
+			} `json:"instances"`
+		}
+		if code == 200 {
+			if err := json.Unmarshal([]byte(raw), &body); err != nil || body.UserID != tlCurl[3] {
+				t.Fatalf("%s's instances: %v %s", tlCurl[3], err, raw)
+			}
+			for _, in := range body.Instances {
+				if in.JourneyID == "abandoned-cart" {
+					instance = in.ID
+				}
+			}
+		}
+		if instance == "" && time.Now().After(deadline) {
+			t.Fatalf("%s entered no abandoned-cart instance within two minutes: %d %s", tlCurl[3], code, raw)
+		}
+	}
+	code, raw := servicetest.GetAs(t, url+"/v1/instances/"+instance, token)
+	var tl struct {
+		Entries []struct{ Kind string } `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(raw), &tl); code != 200 || err != nil || len(tl.Entries) == 0 || tl.Entries[0].Kind != "entered" {
+		t.Fatalf("the timeline of %s: %d %s", instance, code, raw)
 	}
 	cancel()
 	select {

@@ -15,6 +15,7 @@ import (
 	"github.com/beckon-dev/beckon/examples"
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/engine"
+	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
@@ -56,9 +57,10 @@ func scaledClock(start time.Time, scale float64) func() time.Time {
 	}
 }
 
-// startEngine runs the journey engine in this process until the returned
-// stop is called, and waits until it is ready.
-func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry, tracing *telemetry.Provider) (*engine.Engine, func(), error) {
+// startEngine runs the journey engine and the processors beside it in
+// this process until the returned stop is called, and waits until they
+// are all ready; the probe answers for all of them.
+func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry, tracing *telemetry.Provider) (health.Probed, func(), error) {
 	kopts, err := conn.ClientOpts()
 	if err != nil {
 		return nil, nil, err
@@ -97,7 +99,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 	if err != nil {
 		return nil, nil, fmt.Errorf("timeline query listener: %w", err)
 	}
-	tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside("beckon-engine"), QueryAddr: queries.Addr().String(),
+	tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside(engine.DefaultGroup), QueryAddr: queries.Addr().String(),
 		Logger: c.log.With("component", "timelines")})
 	if err == nil {
 		run, err = tp.Alongside(stream.Options{Kafka: kopts, StateDir: filepath.Join(d.dataDir, "engine"), InstanceID: "dev", Clock: c.journeyNow,
@@ -107,6 +109,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 		queries.Close()
 		return nil, nil, err
 	}
+	probed := health.All(e, jm, tp)
 	qsrv := &http.Server{Handler: tp.QueryHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = qsrv.Serve(queries) }()
 	ectx, cancel := context.WithCancel(ctx)
@@ -123,7 +126,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 		}
 	}
 	deadline := time.Now().Add(time.Minute)
-	for !e.Ready() {
+	for !probed.Ready() {
 		select {
 		case err := <-done:
 			stopped.Store(true)
@@ -139,7 +142,7 @@ func (c *cli) startEngine(ctx context.Context, d devConfig, conn kafkaconn.Confi
 			return nil, nil, fmt.Errorf("engine not ready within a minute")
 		}
 	}
-	return e, stop, nil
+	return probed, stop, nil
 }
 
 // showOutput prints a send command or hand-off the engine committed, and

@@ -39,7 +39,7 @@ import (
 var engineSettings = []settings.Setting{
 	{Flag: "state-dir", Env: "BECKON_STATE_DIR", Default: "/var/lib/beckon", Usage: "where the partition stores live (a persistent volume)"},
 	{Flag: "instance-id", Env: "BECKON_INSTANCE_ID", Usage: "stable name of this instance, e.g. the pod name (default: the host name)"},
-	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: "beckon-engine", Usage: "consumer group of the engines"},
+	{Flag: "group", Env: "BECKON_ENGINE_GROUP", Default: engine.DefaultGroup, Usage: "consumer group of the engines"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
 	{Flag: "memory-limit", Env: "BECKON_MEMORY_LIMIT", Default: "auto", Usage: "soft limit of the Go heap: auto (GOMEMLIMIT, else the container's memory limit less 256 MiB, else 256 MiB), off, or a size such as 384MiB"},
 	{Flag: "session-timeout", Env: "BECKON_SESSION_TIMEOUT", Default: "45s", Usage: "group session timeout: how long a crashed instance keeps its partitions before the others take them over (the broker's group.min.session.timeout.ms, 6s by default, is the floor)"},
@@ -184,17 +184,11 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
-	if err := metrics.ObserveHealth(reg.Meter(), e); err != nil {
-		return err
-	}
 	streamMetrics.ReportOwned(e.OwnedPartitions)
-	if addr := own.String("health-addr"); addr != "" {
-		bound, err := health.Serve(ctx, log, addr, health.Handler(e, reg.Handler()))
-		if err != nil {
-			return err
-		}
-		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
-	}
+	// The processors beside the engine are part of its readiness and
+	// liveness: an instance whose timelines or metrics cannot restore is
+	// not ready.
+	var beside []health.Probed
 	run := e.Run
 	if on, err := own.Bool("journey-metrics"); err != nil {
 		return err
@@ -207,6 +201,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		if run, err = jm.Alongside(so, run); err != nil {
 			return err
 		}
+		beside = append(beside, jm)
 	}
 	if timelines {
 		tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside(own.String("group")), Retention: tl, QueryAddr: advertised,
@@ -218,6 +213,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		if run, err = tp.Alongside(so, run); err != nil {
 			return err
 		}
+		beside = append(beside, tp)
 		if queries != nil {
 			// Internal: no authentication; the api service routes to it.
 			srv := &http.Server{Handler: tp.QueryHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
@@ -229,6 +225,17 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			defer srv.Close()
 			log.Info("serving timeline queries", "addr", queries.Addr().String(), "advertised", advertised)
 		}
+	}
+	probed := health.All(e, beside...)
+	if err := metrics.ObserveHealth(reg.Meter(), probed); err != nil {
+		return err
+	}
+	if addr := own.String("health-addr"); addr != "" {
+		bound, err := health.Serve(ctx, log, addr, health.Handler(probed, reg.Handler()))
+		if err != nil {
+			return err
+		}
+		log.Info("serving /healthz, /readyz and /metrics", "addr", bound.String())
 	}
 	log.Info("engine starting", "instance", id, "topics_prefix", cfg.TopicPrefix, "partitions", opts.Partitions)
 	return run(ctx)

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/beckon-dev/beckon/pkg/kafkatest"
 	"github.com/beckon-dev/beckon/pkg/kafkatest/servicetest"
@@ -69,7 +72,7 @@ func engineEnv(t *testing.T, brokers []string, prefix, addr string, extra ...str
 
 // engineRun is the engine command running in the test's process.
 type engineRun struct {
-	stderr bytes.Buffer
+	stderr servicetest.Output
 	stop   context.CancelFunc
 	done   chan int
 }
@@ -110,5 +113,69 @@ func TestConfigurationDoc(t *testing.T) {
 	}
 	if table := settings.Markdown(engineSettings); !strings.Contains(string(doc), table) {
 		t.Errorf("docs/configuration.md lacks the current engine table; paste:\n%s", table)
+	}
+}
+
+// TestReadinessCoversTheProcessors: /readyz and beckon_ready answer for
+// the engine and the processors beside it. With an activity topic that
+// is not co-partitioned with receipts, the timeline and journey metrics
+// groups can never be assigned: the engine restores its own partitions,
+// but the instance stays not ready (and says why in its log). The same
+// deployment without the processors is ready, so it is they that hold it.
+func TestReadinessCoversTheProcessors(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	cl := kafkatest.Client(t, brokers)
+	prefix := servicetest.Provision(t, cl, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreatePartitions(ctx, 1, prefix+"activity"); err != nil {
+		t.Fatal(err)
+	}
+
+	// get answers 0 until the health address listens.
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	addr := servicetest.FreeAddr(t)
+	e := startEngine(engineEnv(t, brokers, prefix, addr))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) { // polls the condition
+		_, metrics := get("http://" + addr + "/metrics")
+		if strings.Contains(e.stderr.String(), "are not co-partitioned") && strings.Contains(metrics, "beckon_partitions_ready 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.wait()
+			t.Fatalf("the engine did not restore its partitions, or the processors' groups did not fail to balance, within a minute:\n%s\n%s", metrics, e.stderr.String())
+		}
+	}
+	if code, body := servicetest.Get(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the processors unassigned: %d %s", code, body)
+	}
+	if _, metrics := servicetest.Get(t, "http://"+addr+"/metrics"); !strings.Contains(metrics, "beckon_ready 0") || !strings.Contains(metrics, "beckon_healthy 1") {
+		t.Errorf("/metrics does not say what /readyz says:\n%s", metrics)
+	}
+	if code := e.wait(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+
+	addr = servicetest.FreeAddr(t)
+	alone := startEngine(engineEnv(t, brokers, prefix, addr, "BECKON_ENGINE_GROUP", prefix+"alone", "BECKON_TIMELINES", "false", "BECKON_JOURNEY_METRICS", "false"))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) { // polls readiness
+		if code, _ := get("http://" + addr + "/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			alone.wait()
+			t.Fatalf("the engine alone was not ready within a minute:\n%s", alone.stderr.String())
+		}
+	}
+	if code := alone.wait(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, alone.stderr.String())
 	}
 }

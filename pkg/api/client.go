@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/records"
+	"github.com/beckon-dev/beckon/pkg/simulate"
 )
 
 // Client calls the control plane routes. Its methods have the signatures
@@ -78,6 +80,24 @@ func (c *Client) SetState(ctx context.Context, id string, state records.JourneyS
 		return fmt.Errorf("journey state %q: want live, paused or archived", state)
 	}
 	return c.do(ctx, "POST", "/v1/journeys/"+url.PathEscape(id)+"/"+verb, nil, "", &Journey{})
+}
+
+// Simulate runs a definition on a window of past traffic
+// (POST /v1/simulations); from and to are as the route takes them
+// (RFC 3339 or a duration before now; to "" for now), users 0 for all.
+func (c *Client) Simulate(ctx context.Context, text []byte, format, from, to string, users int) (*simulate.Report, error) {
+	q := url.Values{"from": {from}}
+	if to != "" {
+		q.Set("to", to)
+	}
+	if users > 0 {
+		q.Set("users", strconv.Itoa(users))
+	}
+	var rep simulate.Report
+	if err := c.do(ctx, "POST", "/v1/simulations?"+q.Encode(), text, format, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
 }
 
 // do sends a request and decodes a 2xx answer into out; an error answer

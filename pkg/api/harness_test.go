@@ -83,6 +83,7 @@ func startAPIOn(t *testing.T, brokers []string, topic string, counts api.CountsS
 	if err != nil {
 		t.Fatal(err)
 	}
+	mountSimulations(t, s, brokers, topic, cd)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	h.url, h.svc = srv.URL, s

@@ -50,6 +50,7 @@ func TestWalkEveryRoute(t *testing.T) {
 		{method: "GET", path: "/v1/users/u1/instances", want: 200},
 		{method: "GET", path: "/v1/instances/" + timeline.Ref("u1", "walk-u1"), want: 200},
 		{method: "POST", path: "/v1/journeys/validate", contentType: yamlType, body: walk, want: 200},
+		{method: "POST", path: "/v1/simulations?from=168h", contentType: yamlType, body: walk, want: 200},
 		{method: "POST", path: "/v1/journeys", contentType: yamlType, body: fresh, want: 201},
 		{method: "PUT", path: "/v1/journeys/walk/draft", contentType: yamlType, body: walk + "# v2 again\n", want: 200},
 		{method: "POST", path: "/v1/journeys/walk/publish", want: 200},

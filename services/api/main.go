@@ -161,6 +161,8 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	if err != nil {
 		return err
 	}
+	// Drafts run on past traffic, read-only (docs/simulation.md).
+	(&api.Simulations{Kafka: kopts, Layout: declared, Codec: cd, Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...)}).Mount(s.Server)
 	// The web console at /, calling the routes above with the user's token.
 	if err := console.Mount(s, console.Options{TraceURL: own.String("trace-url")}); err != nil {
 		return fmt.Errorf("%w: --trace-url: %w", errUsage, err)

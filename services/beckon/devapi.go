@@ -77,6 +77,7 @@ func (c *cli) startAPI(ctx context.Context, d devConfig, conn kafkaconn.Config, 
 		stop()
 		return devAPI{}, nil, err
 	}
+	(&api.Simulations{Kafka: kopts, Layout: layout, Codec: cd, Channels: journey.DefaultChannels}).Mount(s.Server)
 	if err := console.Mount(s, console.Options{TraceURL: d.traceURL}); err != nil {
 		stop()
 		return devAPI{}, nil, err

@@ -25,6 +25,8 @@ const journeysUsage = `usage: beckon journeys validate [--channels a,b | --api U
        beckon journeys publish [flags] FILE...          publish each file as its journey's next version, live
        beckon journeys publish --draft [flags] ID...    publish each journey's draft
        beckon journeys pause|resume|archive [flags] ID...
+       beckon journeys simulate FILE --from TIME|DURATION [--to ...] [--users N] [--json]
+                                                        run FILE on past traffic, sending nothing (docs/simulation.md)
 With --api URL (or $BECKON_API_URL) and a token in $BECKON_API_TOKEN the
 commands go through the Beckon API; otherwise they write Kafka directly.
 `
@@ -63,6 +65,9 @@ var journeysSettings = func() []settings.Setting {
 // of every file as FILE:LINE:COL: PATH: REASON and exits 1 if any file is
 // invalid.
 func (c *cli) journeys(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == "simulate" {
+		return c.journeysSimulate(ctx, args[1:])
+	}
 	if len(args) > 0 && slices.Contains([]string{"draft", "publish", "pause", "resume", "archive"}, args[0]) {
 		return c.journeysControl(ctx, args[0], args[1:])
 	}

@@ -86,7 +86,10 @@ func TestConsole(t *testing.T) {
 	if n := value[int](t, ctx, `document.querySelectorAll('svg.flow path.edge').length`); n < 8 {
 		t.Errorf("the flowchart has %d edges, want the abandoned-cart's 8 or more", n)
 	}
+	// The whole flowchart in one picture: a taller screen of the same width.
+	step(t, ctx, "a taller screen", 10*time.Second, chromedp.EmulateViewport(width, 1500))
 	screenshot(t, ctx, "journey")
+	step(t, ctx, "back to the laptop screen", 10*time.Second, chromedp.EmulateViewport(width, height))
 
 	// The editor: an invalid edit shows the field path and reason as you
 	// type; a valid one is saved as the draft and simulated.
@@ -98,7 +101,10 @@ func TestConsole(t *testing.T) {
 	waitFor(t, ctx, "the validation error shown", `(document.querySelector('#validation .invalid')?.textContent || '').includes('steps[0].hold.timeout') && document.querySelector('#validation .invalid').textContent.includes('is not a duration')`, 20*time.Second)
 	value[bool](t, ctx, `(() => { document.getElementById('definition').scrollIntoView(); return true; })()`)
 	screenshot(t, ctx, "editor")
-	value[bool](t, ctx, edit("timeout: soon", "timeout: 2h"))
+	// A five-second hold, so that a simulation of the last minutes, in
+	// real time (the draft does not run on dev's fast journey clock),
+	// times carts out and sends.
+	value[bool](t, ctx, edit("timeout: soon", "timeout: 5s"))
 	waitFor(t, ctx, "the fixed definition valid", `document.querySelector('#validation .ok')?.textContent.startsWith('Valid')`, 20*time.Second)
 	step(t, ctx, "save the draft", 10*time.Second, chromedp.Click(chromedp.CSS("#save-draft")))
 	waitFor(t, ctx, "the draft saved", `document.getElementById('status').textContent.includes('Saved as draft version')`, 30*time.Second)
@@ -129,6 +135,9 @@ func TestConsole(t *testing.T) {
 	waitFor(t, ctx, "a hold reset and a send in the timeline", `document.querySelector('ol.timeline li[data-kind="reset"]')?.textContent.includes('reset by') && document.querySelector('ol.timeline li[data-kind="sent"] .send')`, 20*time.Second)
 	if got := value[string](t, ctx, `document.querySelector('ol.timeline li[data-kind="sent"] .send pre')?.textContent || ''`); !strings.Contains(got, "cart_url") {
 		t.Errorf("the send's payload shows %q, want the cart reminder's fields", got)
+	}
+	if head := value[string](t, ctx, `document.getElementById('instance-head').innerText`); strings.Contains(head, "null") || strings.Contains(head, "undefined") {
+		t.Errorf("the instance header shows a missing value:\n%s", head)
 	}
 	if trace := value[string](t, ctx, `document.getElementById('trace-link')?.href || ''`); trace != "" && !strings.HasPrefix(trace, "http://localhost:16686/trace/") {
 		t.Errorf("trace link %q does not follow --trace-url", trace)

@@ -170,8 +170,10 @@ export function render(def, counts = {}, series = {}) {
     } else if (b.index > a.index) {
       // Skips layers: down the left lane, clear of the nodes between.
       skip += 1;
-      const x = minX - 24 - (skip % 3) * 16, y1 = a.y + H / 2, y2 = b.y + H / 2;
-      d = `M${a.x},${y1} C${x},${y1} ${x},${y1} ${x},${y1 + 30} L${x},${y2 - 30} C${x},${y2} ${x},${y2} ${b.x - 2},${y2}`;
+      // It enters the target from above, through the gap over its
+      // layer, so it crosses no node on the way.
+      const x = minX - 24 - (skip % 3) * 16, y1 = a.y + H / 2, gy = b.y - GAPY / 2 + (skip % 3) * 6, x2 = b.x + W / 2;
+      d = `M${a.x},${y1} C${x},${y1} ${x},${y1} ${x},${y1 + 30} L${x},${gy - 20} C${x},${gy} ${x},${gy} ${x + 20},${gy} L${x2 - 20},${gy} C${x2},${gy} ${x2},${gy} ${x2},${b.y - 2}`;
       lx = x; ly = a.y + H + GAPY / 2; room = 14;
     } else {
       // Back to an earlier step: up the right lane.

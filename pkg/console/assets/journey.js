@@ -3,7 +3,7 @@
 // versions, and the draft editor with validation as you type and a
 // Simulate button.
 import { get, put, post, call, enc, ApiError } from './api.js';
-import { h, clear, num, when, status, alertBox, showAlert } from './dom.js';
+import { h, svg, clear, num, when, status, alertBox, showAlert } from './dom.js';
 import { actionButtons, statusBadge } from './journeys.js';
 import { render as renderFlow, graph, kindOf, describe, countLine, seriesMeasure, TRIGGER } from './flowchart.js';
 import { entriesList } from './user.js';
@@ -229,7 +229,6 @@ export function simulationReport(r) {
   const counts = (title, list) => h('div', {}, h('h4', {}, title), list.length
     ? h('table', { class: 'list compact' }, h('tbody', {}, list.map((c) => h('tr', {}, h('th', { scope: 'row' }, c.reason), h('td', { class: 'num' }, num(c.count))))))
     : h('p', { class: 'muted' }, 'none'));
-  const maxHour = Math.max(1, ...r.sendTimes.byHour);
   return h('section', { class: 'report', 'aria-labelledby': 'report-title', id: 'simulation-report' },
     h('h3', { id: 'report-title' }, `Simulation of ${r.journeyId} v${r.version}`),
     h('p', { class: 'muted' }, `${when(r.from)} to ${when(r.to)}: ${num(r.input.events)} events and ${num(r.input.receipts)} receipts of ${num(r.input.users)} users on ${r.input.partitions} partitions, ${num(r.input.timers)} timers, in ${num(r.elapsedMillis)} ms.`,
@@ -237,21 +236,28 @@ export function simulationReport(r) {
     h('dl', { class: 'tiles' },
       ...[['Entered', r.entered], ['Users', r.enteredUsers], ['Sent', r.sends.reduce((a, s) => a + s.count, 0)], ['Converted', r.converted], ['Still active', r.active]]
         .flatMap(([k, v]) => [h('div', {}, h('dt', {}, k), h('dd', {}, num(v)))])),
-    h('div', { class: 'columns' },
-      h('div', {}, h('h4', {}, 'Sends'), r.sends.length
+    h('div', {}, h('h4', {}, 'Sends'), r.sends.length
         ? h('table', { class: 'list compact', id: 'sim-sends' }, h('thead', {}, h('tr', {}, ['Step', 'Channel', 'Template', 'Sends'].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, r.sends.map((s) => h('tr', {}, h('th', { scope: 'row' }, s.step), h('td', {}, s.channel), h('td', {}, s.template || '–'), h('td', { class: 'num' }, num(s.count))))))
         : h('p', { class: 'muted' }, 'none')),
+    h('div', { class: 'columns' },
       counts('Exited by reason', r.exited), counts('Skipped by reason', r.skipped), counts('Held first', r.held), counts('Errors', r.errors)),
     h('h4', {}, `Sends by hour of day (${r.sendTimes.timeZone})`),
-    h('div', { class: 'bars', role: 'img', 'aria-label': `Sends by hour: ${r.sendTimes.byHour.map((n, i) => `${i}h ${n}`).join(', ')}` },
-      r.sendTimes.byHour.map((n, i) => {
-        const bar = h('span', { class: 'bar', title: `${i}:00 ${n}` });
-        bar.style.height = `${Math.round((n / maxHour) * 60)}px`;
-        return h('span', { class: 'col' }, bar, h('span', { class: 'tick' }, i % 3 === 0 ? String(i) : ''));
-      })),
+    hourBars(r.sendTimes.byHour),
     h('h4', {}, 'Time from entry to send'),
     h('p', {}, r.sendTimes.sinceEntry.filter((b) => b.count).map((b) => `${b.upTo ? 'up to ' + b.upTo : 'longer'}: ${num(b.count)}`).join(' · ') || 'no sends'),
     r.samples.length ? h('div', {}, h('h4', {}, 'Sample instances'), r.samples.map((s) => h('details', { class: 'sample' },
       h('summary', {}, `${s.user_id}: ${s.status}${s.exit_reason ? ' (' + s.exit_reason + ')' : ''}, ${(s.entries || []).length} entries`), entriesList(s.entries)))) : null);
+}
+
+// hourBars draws 24 counts by hour of the day as an SVG bar chart.
+function hourBars(byHour) {
+  const max = Math.max(1, ...byHour), bw = 18, ch = 64;
+  return svg('svg', { width: 24 * bw + 4, height: ch + 16, class: 'bars', role: 'img', 'aria-label': `Sends by hour of the day: ${byHour.map((n, i) => `${i}h ${n}`).join(', ')}` },
+    ...byHour.map((n, i) => {
+      const bh = Math.round((n / max) * ch);
+      return svg('g', {}, svg('title', {}, `${String(i).padStart(2, '0')}:00 ${n} sends`),
+        svg('rect', { x: i * bw + 2, y: ch - bh, width: bw - 4, height: Math.max(bh, 1), class: n ? 'bar' : 'bar zero' }),
+        i % 3 === 0 ? svg('text', { x: i * bw + bw / 2, y: ch + 13, 'text-anchor': 'middle', class: 'tick' }, String(i)) : null);
+    }));
 }

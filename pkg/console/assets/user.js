@@ -156,7 +156,7 @@ export function instanceView(ctx, ref) {
         h('dt', {}, 'Entered'), h('dd', {}, when(t.entered_at)),
         h('dt', {}, 'Last activity'), h('dd', {}, when(t.last_at)),
         h('dt', {}, 'Trace'), h('dd', {}, traceLink(ctx, t.trace_id))),
-      t.truncated ? h('p', { class: 'muted' }, 'Older entries were dropped by the timeline retention.') : null);
+      ...(t.truncated ? [h('p', { class: 'muted' }, 'Older entries were dropped by the timeline retention.')] : []));
     clear(body).append(h('h2', {}, 'Timeline'), entriesList(t.entries));
   }
   load();

@@ -101,6 +101,15 @@ func TestConsole(t *testing.T) {
 	waitFor(t, ctx, "the validation error shown", `(document.querySelector('#validation .invalid')?.textContent || '').includes('steps[0].hold.timeout') && document.querySelector('#validation .invalid').textContent.includes('is not a duration')`, 20*time.Second)
 	value[bool](t, ctx, `(() => { document.getElementById('definition').scrollIntoView(); return true; })()`)
 	screenshot(t, ctx, "editor")
+	// A key the schema does not allow: the API names it, its line takes
+	// the cursor there, and the schema help says it is not a field there.
+	value[bool](t, ctx, edit("max_resets: 20", "max_reset: 20"))
+	waitFor(t, ctx, "the unknown field reported", `document.querySelector('#validation li[data-path*="max_reset"] button')`, 20*time.Second)
+	step(t, ctx, "go to the unknown field's line", 10*time.Second, chromedp.Click(chromedp.CSS(`#validation li[data-path*="max_reset"] button`)))
+	waitFor(t, ctx, "the cursor on the line and the schema's verdict", `document.activeElement.id === 'definition' &&
+		(a => a.value.split('\n')[a.value.slice(0, a.selectionStart).split('\n').length - 1].trim().startsWith('max_reset'))(document.activeElement) &&
+		(document.querySelector('#schema-help [data-schema="problem"]')?.textContent || '').includes('max_reset is not a field of steps[].hold')`, 10*time.Second)
+	value[bool](t, ctx, edit("max_reset: 20", "max_resets: 20"))
 	// A five-second hold, so that a simulation of the last minutes, in
 	// real time (the draft does not run on dev's fast journey clock),
 	// times carts out and sends.

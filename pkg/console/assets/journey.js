@@ -133,10 +133,27 @@ export function journeyView(ctx, id) {
       h('div', {}, h('h2', {}, 'Draft'), editor)));
 }
 
-// fieldList shows validation problems: field path, line and reason.
-export function fieldList(fields) {
+// fieldList shows validation problems: field path, line and reason. With
+// an editor, a problem with a line is a button that puts the cursor there.
+export function fieldList(fields, area) {
   return h('ul', { class: 'fields' }, fields.map((f) => h('li', { 'data-path': f.path || '' },
-    h('code', {}, f.path || '(definition)'), f.line ? h('span', { class: 'muted' }, ` line ${f.line}${f.column ? ', column ' + f.column : ''}`) : null, ': ', f.reason)));
+    h('code', {}, f.path || '(definition)'),
+    f.line ? (area ? h('button', { type: 'button', class: 'link', onclick: () => goTo(area, f.line, f.column), 'aria-label': `Go to line ${f.line}` }, ` line ${f.line}${f.column ? ', column ' + f.column : ''}`)
+      : h('span', { class: 'muted' }, ` line ${f.line}${f.column ? ', column ' + f.column : ''}`)) : null,
+    ': ', f.reason)));
+}
+
+// goTo puts the editor's cursor at a line and column (1-based).
+function goTo(area, line, column) {
+  const lines = area.value.split('\n');
+  let at = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) at += lines[i].length + 1;
+  at += Math.max(0, (column || 1) - 1);
+  area.focus();
+  area.setSelectionRange(at, at);
+  const lh = parseFloat(getComputedStyle(area).lineHeight) || 18;
+  area.scrollTop = Math.max(0, (line - 5) * lh);
+  area.dispatchEvent(new Event('cursor'));
 }
 
 function stepsTable(def, counts) {
@@ -173,7 +190,7 @@ function editorPanel(ctx, id, journey, ver) {
       if (mine !== seq) return; // a newer edit is being checked
       clear(result).append(v.valid
         ? h('p', { class: 'ok' }, `Valid: ${v.steps} step(s).`)
-        : h('div', { class: 'invalid' }, h('p', {}, `${v.errors.length} problem(s):`), fieldList(v.errors)));
+        : h('div', { class: 'invalid' }, h('p', {}, `${v.errors.length} problem(s):`), fieldList(v.errors, area)));
     } catch (err) {
       if (mine !== seq) return;
       clear(result).append(h('div', { class: 'invalid' }, h('p', {}, err.describe ? err.describe() : String(err)), err.fields?.length ? fieldList(err.fields) : null));
@@ -184,7 +201,7 @@ function editorPanel(ctx, id, journey, ver) {
     timer = setTimeout(validate, DEBOUNCE);
     schemaHelp(area, help);
   });
-  for (const ev of ['click', 'keyup']) area.addEventListener(ev, () => schemaHelp(area, help));
+  for (const ev of ['click', 'keyup', 'cursor']) area.addEventListener(ev, () => schemaHelp(area, help));
 
   async function save() {
     showAlert(errBox, '');

@@ -214,6 +214,9 @@ func (c *Catalog) Follow(ctx context.Context, opts []kgo.Opt, topic string, cd *
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A transaction's commit marker can be the last offset before the
+		// end: kept, it shows the catalog has read that far.
+		kgo.KeepControlRecords(),
 	)...)
 	if err != nil {
 		return err
@@ -237,7 +240,9 @@ func (c *Catalog) Follow(ctx context.Context, opts []kgo.Opt, topic string, cd *
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Value == nil {
+			if r.Attrs.IsControl() {
+				// Nothing to read; only the offset counts.
+			} else if r.Value == nil {
 				c.Put(string(r.Key), nil)
 			} else {
 				var rec records.JourneyDefinition

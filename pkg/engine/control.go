@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
@@ -49,6 +50,85 @@ func (c *Control) load(ctx context.Context) (*Catalog, error) {
 	}
 }
 
+// TransactionalID is the transactional ID every Control of the journeys
+// topic topic writes under. Sharing it is what makes a change safe with
+// several writers (API replicas, CLIs): see change.
+func TransactionalID(topic string) string { return "beckon-control." + topic }
+
+// controlAttempts bounds how often a change is tried again after another
+// writer fenced it.
+const controlAttempts = 8
+
+// change reads the journeys topic and writes the one record decide makes
+// of what it read, so that no other writer's change lands in between: a
+// version number chosen from what was read is never chosen twice.
+//
+// Every writer uses the same transactional ID. Initialising it fences any
+// other writer holding it and has the broker abort that writer's open
+// transaction, so the topic read after it holds every change that will
+// ever commit before ours. Ours commits only if no writer initialised
+// since; if one did, the commit is refused as fenced, nothing of ours is
+// visible (readers are read_committed), and the change is made again from
+// a fresh read. A writer paused between its read and its commit (SIGSTOP,
+// GC) is such a fenced writer when it wakes.
+func (c *Control) change(ctx context.Context, decide func(*Catalog) (*kgo.Record, error)) error {
+	var err error
+	for attempt := range controlAttempts {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err = c.changeOnce(ctx, decide)
+		if !fenced(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("journeys topic: another writer changed it %d times in a row: %w", controlAttempts, err)
+}
+
+// fenced reports whether err says another writer took the transactional
+// ID before this one committed, which aborted this one's transaction: the
+// brokers answer a write or commit of such a writer with one of these
+// (INVALID_TXN_STATE when its transaction was already aborted for it).
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState)
+}
+
+func (c *Control) changeOnce(ctx context.Context, decide func(*Catalog) (*kgo.Record, error)) error {
+	cl, err := kgo.NewClient(append(slices.Clone(c.Kafka), kgo.TransactionalID(TransactionalID(c.Topic)))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("journeys topic: take the writer's transactional ID: %w", err)
+	}
+	cat, err := c.load(ctx)
+	if err != nil {
+		return fmt.Errorf("read journeys: %w", err)
+	}
+	r, err := decide(cat)
+	if err != nil {
+		return err
+	}
+	r.Topic = c.Topic
+	if err := cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("journeys topic: begin: %w", err)
+	}
+	if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		// Abort what the transaction holds; the error decides the retry.
+		_ = cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryAbort)
+		return fmt.Errorf("journeys topic: write: %w", err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("journeys topic: commit: %w", err)
+	}
+	return nil
+}
+
 // Publish validates a definition and writes it as the journey's next
 // version, live. It returns the version.
 func (c *Control) Publish(ctx context.Context, text []byte, format string) (int32, error) {
@@ -59,21 +139,20 @@ func (c *Control) Publish(ctx context.Context, text []byte, format string) (int3
 	if _, err := journey.Compile(def, 0, c.Channels); err != nil {
 		return 0, err
 	}
-	cat, err := c.load(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read journeys: %w", err)
-	}
-	next := int32(1)
-	cat.mu.RLock()
-	for v := range cat.versions[def.ID] {
-		next = max(next, v+1)
-	}
-	cat.mu.RUnlock()
-	rec := records.JourneyDefinition{
-		JourneyID: def.ID, Version: next, State: records.JourneyLive, Format: format,
-		Definition: string(text), PublishedAt: time.Now().UTC(), PublishedBy: c.By,
-	}
-	return next, c.write(ctx, &rec)
+	var next int32
+	err = c.change(ctx, func(cat *Catalog) (*kgo.Record, error) {
+		next = 1
+		cat.mu.RLock()
+		for v := range cat.versions[def.ID] {
+			next = max(next, v+1)
+		}
+		cat.mu.RUnlock()
+		return c.record(ctx, &records.JourneyDefinition{
+			JourneyID: def.ID, Version: next, State: records.JourneyLive, Format: format,
+			Definition: string(text), PublishedAt: time.Now().UTC(), PublishedBy: c.By,
+		})
+	})
+	return next, err
 }
 
 // Draft saves a definition as the journey's draft: a version engines do
@@ -85,51 +164,51 @@ func (c *Control) Draft(ctx context.Context, text []byte, format string) (int32,
 	if err != nil {
 		return 0, err
 	}
-	cat, err := c.load(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read journeys: %w", err)
-	}
-	v := int32(1)
-	cat.mu.RLock()
-	for n, x := range cat.versions[def.ID] {
-		if x.rec.State == records.JourneyDraft && n >= v {
-			v = n // replace the draft
-		} else {
-			v = max(v, n+1)
+	var v int32
+	err = c.change(ctx, func(cat *Catalog) (*kgo.Record, error) {
+		v = 1
+		cat.mu.RLock()
+		for n, x := range cat.versions[def.ID] {
+			if x.rec.State == records.JourneyDraft && n >= v {
+				v = n // replace the draft
+			} else {
+				v = max(v, n+1)
+			}
 		}
-	}
-	cat.mu.RUnlock()
-	rec := records.JourneyDefinition{JourneyID: def.ID, Version: v, State: records.JourneyDraft, Format: format, Definition: string(text), PublishedBy: c.By}
-	return v, c.write(ctx, &rec)
+		cat.mu.RUnlock()
+		return c.record(ctx, &records.JourneyDefinition{JourneyID: def.ID, Version: v, State: records.JourneyDraft, Format: format, Definition: string(text), PublishedBy: c.By})
+	})
+	return v, err
 }
 
 // PublishDraft publishes the journey's draft: it must validate; its
 // version becomes live and the journey's current one.
 func (c *Control) PublishDraft(ctx context.Context, id string) (int32, error) {
-	cat, err := c.load(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read journeys: %w", err)
-	}
-	cat.mu.RLock()
-	var draft *version
-	for _, x := range cat.versions[id] {
-		if x.rec.State == records.JourneyDraft && (draft == nil || x.rec.Version > draft.rec.Version) {
-			draft = x
+	var v int32
+	err := c.change(ctx, func(cat *Catalog) (*kgo.Record, error) {
+		cat.mu.RLock()
+		var draft *version
+		for _, x := range cat.versions[id] {
+			if x.rec.State == records.JourneyDraft && (draft == nil || x.rec.Version > draft.rec.Version) {
+				draft = x
+			}
 		}
-	}
-	cat.mu.RUnlock()
-	if draft == nil {
-		return 0, fmt.Errorf("journey %q has %w", id, ErrNoDraft)
-	}
-	if draft.err != nil {
-		return 0, draft.err
-	}
-	rec := draft.rec
-	rec.State, rec.PublishedAt = records.JourneyLive, time.Now().UTC()
-	if c.By != "" {
-		rec.PublishedBy = c.By
-	}
-	return rec.Version, c.write(ctx, &rec)
+		cat.mu.RUnlock()
+		if draft == nil {
+			return nil, fmt.Errorf("journey %q has %w", id, ErrNoDraft)
+		}
+		if draft.err != nil {
+			return nil, draft.err
+		}
+		rec := draft.rec
+		rec.State, rec.PublishedAt = records.JourneyLive, time.Now().UTC()
+		if c.By != "" {
+			rec.PublishedBy = c.By
+		}
+		v = rec.Version
+		return c.record(ctx, &rec)
+	})
+	return v, err
 }
 
 // SetState moves a journey to state (paused, live to resume, archived) by
@@ -138,25 +217,23 @@ func (c *Control) SetState(ctx context.Context, id string, state records.Journey
 	if !slices.Contains([]records.JourneyState{records.JourneyLive, records.JourneyPaused, records.JourneyArchived}, state) {
 		return fmt.Errorf("journey state %q: want live, paused or archived", state)
 	}
-	cat, err := c.load(ctx)
-	if err != nil {
-		return fmt.Errorf("read journeys: %w", err)
-	}
-	cat.mu.RLock()
-	cur := cat.currentVersion(id)
-	cat.mu.RUnlock()
-	if cur == nil {
-		return fmt.Errorf("journey %q: no published version: %w", id, ErrState)
-	}
-	if cur.rec.State == records.JourneyArchived && state != records.JourneyArchived {
-		return fmt.Errorf("journey %q is archived; publish a new version instead: %w", id, ErrState)
-	}
-	if state == records.JourneyLive && cur.err != nil {
-		return fmt.Errorf("journey %q version %d does not validate (has-errors): %w", id, cur.rec.Version, cur.err)
-	}
-	rec := cur.rec
-	rec.State = state
-	return c.write(ctx, &rec)
+	return c.change(ctx, func(cat *Catalog) (*kgo.Record, error) {
+		cat.mu.RLock()
+		cur := cat.currentVersion(id)
+		cat.mu.RUnlock()
+		if cur == nil {
+			return nil, fmt.Errorf("journey %q: no published version: %w", id, ErrState)
+		}
+		if cur.rec.State == records.JourneyArchived && state != records.JourneyArchived {
+			return nil, fmt.Errorf("journey %q is archived; publish a new version instead: %w", id, ErrState)
+		}
+		if state == records.JourneyLive && cur.err != nil {
+			return nil, fmt.Errorf("journey %q version %d does not validate (has-errors): %w", id, cur.rec.Version, cur.err)
+		}
+		rec := cur.rec
+		rec.State = state
+		return c.record(ctx, &rec)
+	})
 }
 
 // ErrState is returned for a change the journey's lifecycle state does
@@ -169,40 +246,32 @@ var ErrNoDraft = errors.New("no draft")
 // DeleteDraft removes the journey's draft by tombstoning its record; the
 // published versions stay. It returns the deleted draft's version.
 func (c *Control) DeleteDraft(ctx context.Context, id string) (int32, error) {
-	cat, err := c.load(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read journeys: %w", err)
-	}
-	cat.mu.RLock()
-	var key string
 	var v int32
-	for n, x := range cat.versions[id] {
-		if x.rec.State == records.JourneyDraft && n > v {
-			key, v = x.rec.Key(), n
+	err := c.change(ctx, func(cat *Catalog) (*kgo.Record, error) {
+		cat.mu.RLock()
+		var key string
+		v = 0
+		for n, x := range cat.versions[id] {
+			if x.rec.State == records.JourneyDraft && n > v {
+				key, v = x.rec.Key(), n
+			}
 		}
-	}
-	cat.mu.RUnlock()
-	if key == "" {
-		return 0, fmt.Errorf("journey %q: %w", id, ErrNoDraft)
-	}
-	return v, c.produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key)})
+		cat.mu.RUnlock()
+		if key == "" {
+			return nil, fmt.Errorf("journey %q: %w", id, ErrNoDraft)
+		}
+		return &kgo.Record{Key: []byte(key)}, nil
+	})
+	return v, err
 }
 
-func (c *Control) write(ctx context.Context, rec *records.JourneyDefinition) error {
+// record encodes rec as the journeys topic's record for it.
+func (c *Control) record(ctx context.Context, rec *records.JourneyDefinition) (*kgo.Record, error) {
 	b, err := c.Codec.Encode(ctx, c.Topic, rec)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(rec.Key()), Value: b})
-}
-
-func (c *Control) produce(ctx context.Context, r *kgo.Record) error {
-	cl, err := kgo.NewClient(c.Kafka...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	return cl.ProduceSync(ctx, r).FirstErr()
+	return &kgo.Record{Key: []byte(rec.Key()), Value: b}, nil
 }
 
 // PublishIfChanged publishes text unless the journey's current version

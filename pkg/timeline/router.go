@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/beckon-dev/beckon/pkg/stream"
 )
@@ -144,7 +145,7 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, user, path str
 		return
 	}
 	if o.state == "Empty" || o.state == "Dead" {
-		Unavailable(w, "the timeline group has no members")
+		Unavailable(w, "the timeline group has no members: no timeline processor runs")
 		return
 	}
 	p := stream.PartitionFor([]byte(user), o.partitions)
@@ -255,6 +256,11 @@ func (rt *Router) read(ctx context.Context) (*owners, error) {
 	g, ok := groups[rt.cfg.Group]
 	if !ok {
 		return nil, fmt.Errorf("group %s: not described", rt.cfg.Group)
+	}
+	if errors.Is(g.Err, kerr.GroupIDNotFound) {
+		// Newer brokers say so of a group nobody has joined yet (no
+		// engine runs, or none with --timelines): the same as Dead.
+		g.Err, g.State, g.Members = nil, "Dead", nil
 	}
 	if g.Err != nil {
 		return nil, fmt.Errorf("group %s: %w", rt.cfg.Group, g.Err)

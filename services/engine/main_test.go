@@ -128,8 +128,21 @@ func TestReadinessCoversTheProcessors(t *testing.T) {
 	prefix := servicetest.Provision(t, cl, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := kadm.NewClient(cl).CreatePartitions(ctx, 1, prefix+"activity"); err != nil {
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreatePartitions(ctx, 1, prefix+"activity"); err != nil {
 		t.Fatal(err)
+	}
+	// A real broker shows the new partition in its metadata a moment
+	// later; an engine started before would balance on the old count.
+	for { // polls the condition
+		td, err := adm.ListTopics(ctx, prefix+"activity")
+		if err == nil && len(td[prefix+"activity"].Partitions) == 3 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the activity topic's third partition does not show: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	// get answers 0 until the health address listens.

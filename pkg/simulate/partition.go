@@ -67,7 +67,7 @@ func merge(events, receipts []input) []input {
 // at its due time before the first input after it, and the timers due
 // before the window ends.
 func (w *world) run(ctx context.Context, p *partition) (*tally, error) {
-	r := &runner{w: w, p: p, t: newTally(), users: map[string]*journey.User{}, armed: map[timerKey]time.Time{}, entered: map[string]time.Time{}}
+	r := &runner{w: w, p: p, t: newTally(), users: map[string]*journey.User{}, seen: map[string]struct{}{}, armed: map[timerKey]time.Time{}, entered: map[string]time.Time{}}
 	for i := range p.inputs {
 		if i%1024 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -94,7 +94,9 @@ type runner struct {
 	p     *partition
 	t     *tally
 	users map[string]*journey.User
-	now   time.Time
+	// seen are the users simulated whose state was dropped (forgettable).
+	seen map[string]struct{}
+	now  time.Time
 	// armed holds each instance's armed timer; due is a heap of them,
 	// with stale entries (re-armed or cancelled) skipped when popped.
 	armed map[timerKey]time.Time
@@ -171,6 +173,13 @@ func (r *runner) apply(user string, in journey.Input, ti *timeline.Input, now ti
 		r.t.errors.add("apply: "+err.Error(), 1)
 		return
 	}
+	if forgettable(u) {
+		// As the engine does (engine.storeUser): a user with nothing
+		// worth keeping starts afresh on their next input, rate window
+		// included.
+		delete(r.users, user)
+		r.seen[user] = struct{}{}
+	}
 	for _, tm := range fx.Timers {
 		k := timerKey{user, tm.Instance}
 		if tm.At.IsZero() {
@@ -181,6 +190,14 @@ func (r *runner) apply(user string, in journey.Input, ti *timeline.Input, now ti
 		heap.Push(&r.due, dueTimer{at: tm.At, key: k})
 	}
 	r.tallyEffects(&fx, ti)
+}
+
+// forgettable says whether the engine keeps no state for u: no instance,
+// no entry or send history, no unsubscribe, and fewer events in the rate
+// window than the engine's threshold for keeping it (rateKeptFrom in
+// pkg/engine).
+func forgettable(u *journey.User) bool {
+	return len(u.Instances) == 0 && len(u.Entries) == 0 && len(u.Sends) == 0 && len(u.Unsubscribed) == 0 && u.Rate.Count < 10
 }
 
 func (r *runner) applySafely(u *journey.User, in journey.Input, now time.Time) (fx journey.Effects, err error) {
@@ -286,7 +303,10 @@ func (w *world) lookup(now time.Time) func(table, key string) (map[string]any, b
 // finish counts the instances still running at the window's end and
 // completes the sample timelines.
 func (r *runner) finish() {
-	r.t.in.Users = int64(len(r.users))
+	for u := range r.users {
+		r.seen[u] = struct{}{}
+	}
+	r.t.in.Users = int64(len(r.seen))
 	for _, u := range r.users {
 		for _, inst := range u.Instances {
 			if inst.Journey == r.w.j.Def.ID && inst.Step != "" {

@@ -82,12 +82,14 @@ func windowSpans(ctx context.Context, adm *kadm.Client, from, to time.Time, topi
 	return out, nil
 }
 
-// idleRead is how long a read waits for a record before it takes the
-// rest of its spans as read: the spans end at or before the last stable
-// offset, so the broker has every record of them and sends them at
-// once; silence means what is left is aborted transactions' records,
-// which read_committed never returns.
-const idleRead = 3 * time.Second
+// stalledRead is how long a read waits for a record of a partition it
+// has not finished before it fails. The spans end at or before the last
+// stable offset, so the broker has every record of them; a partition
+// whose last offsets hold only records of an aborted transaction whose
+// marker lies beyond the span, behind a transaction still open, can show
+// nothing until that one ends. Failing says so; taking the partition as
+// read would silently cut the window.
+const stalledRead = time.Minute
 
 // read consumes the spans directly (no consumer group: nothing is
 // committed, nobody else's partitions move), read_committed, and hands
@@ -127,14 +129,14 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 		remaining += len(ps)
 	}
 	for remaining > 0 {
-		pctx, cancel := context.WithTimeout(ctx, idleRead)
+		pctx, cancel := context.WithTimeout(ctx, stalledRead)
 		fs := cl.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if pctx.Err() != nil && fs.NumRecords() == 0 {
-			return nil // idle: see idleRead
+			return fmt.Errorf("no record for %v before the window's end offsets %v: a transaction left open?", stalledRead, left)
 		}
 		var ferr error
 		fs.EachError(func(t string, p int32, err error) {
@@ -164,7 +166,7 @@ func read(ctx context.Context, opts []kgo.Opt, sp spans, fn func(*kgo.Record) bo
 				delete(left[fp.Topic], fp.Partition)
 				remaining--
 				// Past the window: not worth fetching.
-				cl.PauseFetchPartitions(map[string][]int32{fp.Topic: {fp.Partition}})
+				cl.RemoveConsumePartitions(map[string][]int32{fp.Topic: {fp.Partition}})
 			}
 		})
 		if stop {

@@ -20,6 +20,9 @@ const (
 	otherReason = "(other reasons)"
 )
 
+// maxSampleEntries bounds a sample timeline's entries.
+const maxSampleEntries = 100
+
 // counts counts by reason.
 type counts map[string]int64
 
@@ -178,6 +181,12 @@ func (r *runner) addEntry(s *timeline.InstanceTimeline, a *records.Activity, fx 
 					Locale: c.Locale, Payload: json.RawMessage(c.Payload), Deadline: c.Deadline}
 			}
 		}
+	}
+	if len(s.Entries) >= maxSampleEntries {
+		// A long-lived instance (a hold reset a thousand times) keeps
+		// its latest entries, as a timeline's retention does.
+		e.Seq = s.Entries[len(s.Entries)-1].Seq + 1
+		s.Entries, s.Truncated = slices.Delete(s.Entries, 0, 1), true
 	}
 	s.Entries = append(s.Entries, e)
 	s.LastAt, s.Step = a.At, a.StepID

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,6 +104,18 @@ func TestServe(t *testing.T) {
 	}
 	if code, _ := get(apiURL+"/v1/journeys", ""); code != 401 {
 		t.Fatalf("without a token: %d", code)
+	}
+	// Simulations are served, with a read token, over the provisioned
+	// topics (empty here: nothing enters).
+	req, _ = http.NewRequest("POST", apiURL+"/v1/simulations?from=1h", strings.NewReader("id: welcome\ntrigger: {event: Signed Up}\nsteps:\n  - id: hello\n    send: {channel: email, template: welcome}\n"))
+	req.Header.Set("Authorization", "Bearer ops-token")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	sim, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(sim), `"entered": 0`) {
+		t.Fatalf("POST /v1/simulations: %s %s", resp.Status, sim)
 	}
 	_, metrics := get(healthURL+"/metrics", "")
 	if !regexp.MustCompile(`beckon_api_requests_total\{[^}]*route="GET /v1/journeys"[^}]*status="401"[^}]*\} 1`).MatchString(metrics) {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,8 +60,17 @@ func startDev(t *testing.T) *devBeckon {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build beckon: %v\n%s", err, out)
 	}
+	// The sample traffic's seed, logged so a failure's shoppers can be
+	// had again (BECKON_E2E_SEED); the traffic's timing still varies.
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("BECKON_E2E_SEED"); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("BECKON_E2E_SEED: %v", err)
+		}
+	}
+	t.Logf("sample traffic seed %d (BECKON_E2E_SEED=%d repeats it)", seed, seed)
 	cmd := exec.Command(bin, "dev", "--data-dir", t.TempDir(), "--port", "0", "--api-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
-		"--rate", "20", "--time-scale", "3600", "--trace-url", traceURL)
+		"--rate", "20", "--time-scale", "3600", "--trace-url", traceURL, "--seed", strconv.FormatUint(seed, 10))
 	cmd.Env = append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT=", "BECKON_LOG_LEVEL=warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -153,6 +153,29 @@ func TestConsole(t *testing.T) {
 	}
 	screenshot(t, ctx, "instance")
 
+	// A hidden tab polls nothing; shown again, it catches up at once.
+	step(t, ctx, "back to the journeys", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`nav a[data-nav="journeys"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#journeys tr[data-journey="abandoned-cart"]`)))
+	value[bool](t, ctx, `(() => {
+		window.__apiCalls = 0;
+		const f = window.fetch;
+		window.fetch = (...a) => { if (String(a[0]).startsWith('/v1/')) window.__apiCalls++; return f(...a); };
+		Object.defineProperty(document, 'hidden', { configurable: true, get: () => window.__hidden === true });
+		window.__hidden = true;
+		document.dispatchEvent(new Event('visibilitychange'));
+		return true;
+	})()`)
+	// No condition marks "nothing happened": watch for longer than the
+	// list's 5 s refresh.
+	hiddenFor := 7 * time.Second
+	time.Sleep(hiddenFor)
+	if n := value[int](t, ctx, `window.__apiCalls`); n != 0 {
+		t.Errorf("a hidden tab called the API %d times in %s", n, hiddenFor)
+	}
+	value[bool](t, ctx, `(() => { window.__hidden = false; document.dispatchEvent(new Event('visibilitychange')); return true; })()`)
+	waitFor(t, ctx, "the shown tab refreshing at once", `window.__apiCalls > 0`, 2*time.Second)
+
 	// Signing out forgets the token: the API is not called without one.
 	step(t, ctx, "sign out", 10*time.Second, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	if tok := value[string](t, ctx, `sessionStorage.getItem('beckon.token') || ''`); tok != "" {

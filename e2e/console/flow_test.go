@@ -181,6 +181,13 @@ func TestConsole(t *testing.T) {
 	if tok := value[string](t, ctx, `sessionStorage.getItem('beckon.token') || ''`); tok != "" {
 		t.Error("the token is still in sessionStorage after signing out")
 	}
+
+	// A link opened signed out asks for the token, then shows its page.
+	step(t, ctx, "open a user's link signed out, and sign in", 30*time.Second,
+		chromedp.Navigate(d.url+"/#/users/"+user),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), d.token+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#instances tr[data-instance=%q]`, ref))))
 }
 
 // clearField empties an input, as selecting its text and deleting it

@@ -57,7 +57,9 @@ function loginView() {
       ctx.me = await get('/v1/me');
       signInReason = '';
       showWho();
-      location.hash = '#/journeys';
+      // Back to the page asked for (a link opened before signing in).
+      const next = location.hash && location.hash !== '#/login' ? location.hash : '#/journeys';
+      if (location.hash === next) route(); else location.hash = next;
     } catch (ex) {
       clearToken();
       showAlert(err, ex instanceof ApiError ? ex.describe() : String(ex));

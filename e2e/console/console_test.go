@@ -35,13 +35,15 @@ type devBeckon struct {
 	url, token string
 
 	mu    sync.Mutex
-	users []string // users sent an abandoned-cart message, first sent first
-	log   []string // its output, for a failure's report
+	users map[string][]string // by "SEND journey" or "HANDOFF journey": the users dev printed such a line for, first first
+	log   []string            // its output, for a failure's report
 }
 
 var (
-	apiLine  = regexp.MustCompile(`^\s*API\s+(http://\S+) \(write token (\S+);`)
-	sendLine = regexp.MustCompile(`^SEND\s+\S+\s+(\S+)\s+abandoned-cart/`)
+	apiLine = regexp.MustCompile(`^\s*API\s+(http://\S+) \(write token (\S+);`)
+	// SEND   email    user-007  abandoned-cart/email-reminder ...
+	// HANDOFF user-017  whatsapp whatsapp-two-way: ...
+	outputLine = regexp.MustCompile(`^(SEND)\s+\S+\s+(\S+)\s+([a-z0-9-]+)/|^(HANDOFF)\s+(\S+)\s+\S+\s+([a-z0-9-]+):`)
 )
 
 // startDev builds beckon and runs `beckon dev` on free ports with journey
@@ -84,7 +86,7 @@ func startDev(t *testing.T) *devBeckon {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start beckon dev: %v", err)
 	}
-	d := &devBeckon{}
+	d := &devBeckon{users: map[string][]string{}}
 	ready := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
@@ -101,8 +103,11 @@ func startDev(t *testing.T) *devBeckon {
 				d.url, d.token = m[1], m[2]
 				close(ready)
 			}
-			if m := sendLine.FindStringSubmatch(line); m != nil && !slices.Contains(d.users, m[1]) {
-				d.users = append(d.users, m[1])
+			if m := outputLine.FindStringSubmatch(line); m != nil {
+				kind, user, journey := m[1]+m[4], m[2]+m[5], m[3]+m[6]
+				if k := kind + " " + journey; !slices.Contains(d.users[k], user) {
+					d.users[k] = append(d.users[k], user)
+				}
 			}
 			d.mu.Unlock()
 		}
@@ -156,15 +161,26 @@ func (d *devBeckon) apiGet(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// sampleInstance finds a user whose abandoned-cart instance shows a hold
-// reset and a send, among the users dev printed a send for.
-func (d *devBeckon) sampleInstance(t *testing.T, within time.Duration) (user, ref string) {
+// entry is what the test reads of a timeline entry.
+type entry struct {
+	Kind    string `json:"kind"`
+	Reason  string `json:"reason"`
+	Receipt *struct {
+		ReplyText string `json:"reply_text"`
+	} `json:"receipt"`
+}
+
+// findInstance finds, among the users dev printed an output line of kind
+// for (SEND, HANDOFF) in journey, an instance of journey whose timeline
+// entries satisfy want. dev's traffic keeps making candidates, so it
+// looks again every second until within has passed.
+func (d *devBeckon) findInstance(t *testing.T, kind, journey string, want func([]entry) bool, within time.Duration) (user, ref string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	var last error
 	for time.Now().Before(deadline) {
 		d.mu.Lock()
-		users := slices.Clone(d.users)
+		users := slices.Clone(d.users[kind+" "+journey])
 		d.mu.Unlock()
 		for _, u := range users {
 			var list struct {
@@ -177,40 +193,25 @@ func (d *devBeckon) sampleInstance(t *testing.T, within time.Duration) (user, re
 				continue
 			}
 			for _, in := range list.Instances {
-				if in.JourneyID != "abandoned-cart" {
+				if in.JourneyID != journey {
 					continue
 				}
 				var tl struct {
-					Entries []struct {
-						Kind   string `json:"kind"`
-						Reason string `json:"reason"`
-					} `json:"entries"`
+					Entries []entry `json:"entries"`
 				}
-				if last = d.apiGet("/v1/instances/"+url.PathEscape(in.ID), &tl); last != nil {
-					continue
-				}
-				reset := slices.ContainsFunc(tl.Entries, func(e struct {
-					Kind   string `json:"kind"`
-					Reason string `json:"reason"`
-				}) bool {
-					return e.Kind == "waiting" && strings.Contains(e.Reason, "reset by")
-				})
-				sent := slices.ContainsFunc(tl.Entries, func(e struct {
-					Kind   string `json:"kind"`
-					Reason string `json:"reason"`
-				}) bool {
-					return e.Kind == "sent"
-				})
-				if reset && sent {
+				if last = d.apiGet("/v1/instances/"+url.PathEscape(in.ID), &tl); last == nil && want(tl.Entries) {
 					return u, in.ID
 				}
 			}
 		}
-		time.Sleep(time.Second) // dev's traffic makes more candidates; nothing to wait on but the clock
+		time.Sleep(time.Second)
 	}
-	t.Fatalf("no abandoned-cart instance with a hold reset and a send within %s among %d users sent to (last error: %v)", within, len(d.users), last)
+	t.Fatalf("no %s instance as wanted within %s among the users of %d %s lines (last error: %v)", journey, within, len(d.users[kind+" "+journey]), kind, last)
 	return "", ""
 }
+
+// has reports whether some entry satisfies f.
+func has(es []entry, f func(entry) bool) bool { return slices.ContainsFunc(es, f) }
 
 // chromium finds the browser: $BECKON_CHROMIUM, or Debian's chromium.
 // Without one the test is skipped, except under CI=true, where it fails.

@@ -130,7 +130,10 @@ func TestConsole(t *testing.T) {
 
 	// A user: search, their instances, and a timeline with a hold reset
 	// and a send with its payload.
-	user, ref := d.sampleInstance(t, 2*time.Minute)
+	user, ref := d.findInstance(t, "SEND", "abandoned-cart", func(es []entry) bool {
+		return has(es, func(e entry) bool { return e.Kind == "waiting" && strings.Contains(e.Reason, "reset by") }) &&
+			has(es, func(e entry) bool { return e.Kind == "sent" })
+	}, 2*time.Minute)
 	t.Logf("sample user %s, instance %s", user, ref)
 	step(t, ctx, "search the user", 20*time.Second,
 		chromedp.Click(chromedp.CSS(`nav a[data-nav="users"]`)),
@@ -152,6 +155,19 @@ func TestConsole(t *testing.T) {
 		t.Errorf("trace link %q does not follow --trace-url", trace)
 	}
 	screenshot(t, ctx, "instance")
+
+	// A hand-off: the WhatsApp conversation's sends and replies, then the
+	// hand-off marked as one.
+	_, handoff := d.findInstance(t, "HANDOFF", "whatsapp-two-way", func(es []entry) bool {
+		return has(es, func(e entry) bool { return strings.HasPrefix(e.Reason, "handed off") }) &&
+			has(es, func(e entry) bool { return e.Receipt != nil && e.Receipt.ReplyText != "" })
+	}, 2*time.Minute)
+	step(t, ctx, "open a hand-off's timeline", 20*time.Second,
+		chromedp.Navigate(d.url+"/#/instances/"+handoff),
+		chromedp.WaitVisible(chromedp.CSS(`ol.timeline li[data-kind="handoff"]`)))
+	waitFor(t, ctx, "the reply shown before the hand-off", `[...document.querySelectorAll('ol.timeline li')].findIndex(li => li.dataset.kind === 'receipt' && /Receipt: replied "/.test(li.textContent)) >= 0 &&
+		[...document.querySelectorAll('ol.timeline li')].findIndex(li => li.dataset.kind === 'receipt') < [...document.querySelectorAll('ol.timeline li')].findIndex(li => li.dataset.kind === 'handoff')`, 10*time.Second)
+	screenshot(t, ctx, "handoff")
 
 	// A hidden tab polls nothing; shown again, it catches up at once.
 	step(t, ctx, "back to the journeys", 20*time.Second,

@@ -104,10 +104,13 @@ const json = (v) => JSON.stringify(v, null, 2);
 export function entriesList(entries) {
   return h('ol', { class: 'timeline' }, (entries || []).map((e) => {
     const reset = e.kind === 'waiting' && /reset/.test(e.reason || '');
-    return h('li', { class: `entry k-${e.kind}${reset ? ' reset' : ''}`, 'data-kind': reset ? 'reset' : e.kind },
+    // The engine records a hand-off as its step completing.
+    const handoff = e.kind === 'step_completed' && /^handed off/.test(e.reason || '');
+    const kind = reset ? 'reset' : handoff ? 'handoff' : e.kind;
+    return h('li', { class: `entry k-${e.kind}${reset ? ' reset' : ''}${handoff ? ' handoff' : ''}`, 'data-kind': kind },
       h('div', { class: 'when' }, h('time', { datetime: e.at }, when(e.at))),
       h('div', { class: 'what' },
-        h('span', { class: `badge k-${e.kind}` }, reset ? 'hold reset' : e.kind.replace('_', ' ')),
+        h('span', { class: `badge k-${e.kind}` }, reset ? 'hold reset' : handoff ? 'hand-off' : e.kind.replace('_', ' ')),
         e.step ? h('span', { class: 'step' }, e.step) : null,
         h('p', {}, explain(e)),
         e.send ? h('div', { class: 'send' },
@@ -115,7 +118,8 @@ export function entriesList(entries) {
             e.send.recipient ? ` to ${e.send.recipient}` : '', e.send.deadline ? `, deadline ${when(e.send.deadline)}` : ''),
           h('details', {}, h('summary', {}, 'Payload'), h('pre', { tabindex: 0 }, json(e.send.payload)))) : null,
         e.receipt ? h('details', {}, h('summary', {}, 'Receipt'), h('pre', { tabindex: 0 }, json(e.receipt))) : null,
-        e.details && Object.keys(e.details).length ? h('details', {}, h('summary', {}, e.kind.includes('hand') ? 'Hand-off and conversation' : 'Details'), h('pre', { tabindex: 0 }, json(e.details))) : null));
+        handoff ? h('p', { class: 'small muted' }, 'The conversation that led here is the sends and receipts (with reply texts) above; the agent receives it on the handoff topic.') : null,
+        e.details && Object.keys(e.details).length ? h('details', {}, h('summary', {}, handoff ? 'Hand-off (channel, queue)' : 'Details'), h('pre', { tabindex: 0 }, json(e.details))) : null));
   }));
 }
 

@@ -169,6 +169,27 @@ func TestConsole(t *testing.T) {
 		[...document.querySelectorAll('ol.timeline li')].findIndex(li => li.dataset.kind === 'receipt') < [...document.querySelectorAll('ol.timeline li')].findIndex(li => li.dataset.kind === 'handoff')`, 10*time.Second)
 	screenshot(t, ctx, "handoff")
 
+	// Every example's flowchart draws each of its steps and the trigger.
+	for _, id := range examples {
+		var v struct {
+			Parsed struct {
+				Steps []struct {
+					ID string `json:"id"`
+				} `json:"steps"`
+			} `json:"parsed"`
+		}
+		if err := d.apiGet("/v1/journeys/"+id+"/versions/1", &v); err != nil {
+			t.Fatal(err)
+		}
+		step(t, ctx, "open "+id, 20*time.Second,
+			chromedp.Navigate(d.url+"/#/journeys/"+id),
+			chromedp.WaitVisible(chromedp.CSS(`svg.flow g.node`)))
+		for _, s := range v.Parsed.Steps {
+			waitFor(t, ctx, id+": step "+s.ID+" drawn", fmt.Sprintf(`document.querySelector('svg.flow g.node[data-step=%q]')`, s.ID), 10*time.Second)
+		}
+		waitFor(t, ctx, id+": the trigger drawn", `document.querySelector('svg.flow g.node.k-trigger')`, 5*time.Second)
+	}
+
 	// A hidden tab polls nothing; shown again, it catches up at once.
 	step(t, ctx, "back to the journeys", 20*time.Second,
 		chromedp.Click(chromedp.CSS(`nav a[data-nav="journeys"]`)),

@@ -13,6 +13,12 @@ import (
 //go:embed *.avsc
 var FS embed.FS
 
+// JourneySchema is journey.schema.json, the JSON Schema of journey
+// definitions, for editors (the web console serves it).
+//
+//go:embed journey.schema.json
+var JourneySchema []byte
+
 // Full names of the top-level records, in the namespace dev.beckon.
 const (
 	Event             = "dev.beckon.Event"

@@ -67,6 +67,7 @@ func (j *Journeys) Mount(s *Server) {
 			}
 		})
 	}
+	s.Handle("GET", "/v1/me", Read, h(me))
 	s.Handle("GET", "/v1/journeys", Read, h(j.list))
 	s.Handle("POST", "/v1/journeys", Write, h(j.create))
 	s.Handle("POST", "/v1/journeys/validate", Read, h(j.validate))
@@ -97,8 +98,11 @@ type JourneySummary struct {
 	DraftVersion   int32                `json:"draftVersion,omitempty"`
 	LatestVersion  int32                `json:"latestVersion"`
 	PublishedAt    *time.Time           `json:"publishedAt,omitempty"`
-	Counts         *Counts              `json:"counts,omitempty"`
-	CountsError    string               `json:"countsError,omitempty"`
+	// Channels are the channels its sends use, in step order without
+	// repeats (the console's list shows them).
+	Channels    []string `json:"channels,omitempty"`
+	Counts      *Counts  `json:"counts,omitempty"`
+	CountsError string   `json:"countsError,omitempty"`
 }
 
 // Journey is one journey in detail: why its current version does not
@@ -124,6 +128,10 @@ type VersionSummary struct {
 type Version struct {
 	VersionSummary
 	Definition string `json:"definition"`
+	// Parsed is the definition as JSON with the keys of
+	// schemas/journey.schema.json, when it parses: what the console draws
+	// its flowchart from without a YAML parser of its own.
+	Parsed *journey.Definition `json:"parsed,omitempty"`
 }
 
 // Validation is the result of validating a definition.
@@ -132,6 +140,9 @@ type Validation struct {
 	JourneyID string  `json:"journeyId,omitempty"`
 	Steps     int     `json:"steps,omitempty"`
 	Errors    []Field `json:"errors"`
+	// Parsed is the definition as JSON, when it parses (valid or not),
+	// so an editor can draw what it would run.
+	Parsed *journey.Definition `json:"parsed,omitempty"`
 }
 
 func (j *Journeys) list(r *http.Request) (int, any, *Error) {
@@ -180,6 +191,11 @@ func (j *Journeys) summary(ctx context.Context, recs []engine.VersionRecord) Jou
 	}
 	if def, err := journey.Parse([]byte(shown.Definition)); err == nil {
 		s.Name = def.Name
+		for _, st := range def.Steps {
+			if st.Send != nil && !slices.Contains(s.Channels, st.Send.Channel) {
+				s.Channels = append(s.Channels, st.Send.Channel)
+			}
+		}
 	}
 	if j.Counts != nil {
 		c, err := j.Counts.JourneyCounts(ctx, s.ID)
@@ -247,7 +263,11 @@ func (j *Journeys) version(r *http.Request) (int, any, *Error) {
 	if i < 0 {
 		return 0, nil, errNotFound(fmt.Sprintf("journey %q has no version %d", id, n))
 	}
-	return http.StatusOK, Version{VersionSummary: versionSummary(recs[i]), Definition: recs[i].Definition}, nil
+	out := Version{VersionSummary: versionSummary(recs[i]), Definition: recs[i].Definition}
+	if def, err := journey.Parse([]byte(out.Definition)); err == nil {
+		out.Parsed = def
+	}
+	return http.StatusOK, out, nil
 }
 
 func versionSummary(v engine.VersionRecord) VersionSummary {
@@ -353,7 +373,7 @@ func (j *Journeys) validate(r *http.Request) (int, any, *Error) {
 	}
 	out := Validation{Valid: err == nil, Errors: []Field{}}
 	if def != nil {
-		out.JourneyID, out.Steps = def.ID, len(def.Steps)
+		out.JourneyID, out.Steps, out.Parsed = def.ID, len(def.Steps), def
 	}
 	if err != nil {
 		var ve *journey.ValidationError

@@ -98,6 +98,21 @@ func (s *Server) Handle(method, pattern string, role Role, h http.Handler) {
 	s.mux.Handle(route, s.wrap(route, role, h))
 }
 
+// Static serves h at pattern without a token and outside Routes: for
+// the web console's files (pkg/console), which hold no data and are the
+// same for everyone; everything they show comes through the
+// authenticated routes. Responses get the security headers the console
+// relies on (no framing, no sniffing, no referrer), and the panics and
+// logs of the API's own routes.
+func (s *Server) Static(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		s.wrap(pattern, Public, h).ServeHTTP(w, r)
+	}))
+}
+
 func (s *Server) wrap(route string, role Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -242,9 +242,9 @@ func TestNotReady(t *testing.T) {
 	}
 	(&api.Journeys{Catalog: engine.NewCatalog(journey.DefaultChannels, nil), Metrics: journeymetrics.NewReader(nil)}).Mount(s)
 	for _, op := range doc.ops {
-		// The journey routes only: the timeline routes ask the timeline
-		// processors, not the catalog (TestTimelinesWithoutProcessors).
-		if op.role != "read" || op.method != "GET" || !strings.HasPrefix(op.path, "/v1/journeys") {
+		// The journey routes and /v1/me only: the timeline routes ask the
+		// timeline processors, not the catalog (TestTimelinesWithoutProcessors).
+		if op.role != "read" || op.method != "GET" || !(strings.HasPrefix(op.path, "/v1/journeys") || op.path == "/v1/me") {
 			continue
 		}
 		path := strings.NewReplacer("{id}", "welcome", "{version}", "1").Replace(op.path)

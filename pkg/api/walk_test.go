@@ -41,6 +41,7 @@ func TestWalkEveryRoute(t *testing.T) {
 
 	// In an order in which each write succeeds after the ones before.
 	steps := []walkStep{
+		{method: "GET", path: "/v1/me", want: 200},
 		{method: "GET", path: "/v1/journeys", want: 200},
 		{method: "GET", path: "/v1/journeys/walk", want: 200},
 		{method: "GET", path: "/v1/journeys/walk/versions", want: 200},

@@ -1,7 +1,8 @@
 // Command api is Beckon's HTTP API (package pkg/api): the journey control
 // plane over the journeys topic, journey metrics, and each user's instance
 // timelines (asked of the engines' timeline processors), behind bearer
-// tokens with read and write roles. It serves /healthz, /readyz and /metrics on its own address like
+// tokens with read and write roles, and the web console at / (pkg/console).
+// It serves /healthz, /readyz and /metrics on its own address like
 // every Beckon service. Run as many replicas as you like; they share
 // nothing but Kafka.
 package main
@@ -23,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/api"
+	"github.com/beckon-dev/beckon/pkg/console"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/journey"
@@ -44,6 +46,7 @@ var apiSettings = []settings.Setting{
 	{Flag: "max-body", Env: "BECKON_API_MAX_BODY", Default: "1048576", Usage: "largest request body in bytes; larger ones get 413"},
 	{Flag: "request-timeout", Env: "BECKON_API_REQUEST_TIMEOUT", Default: "30s", Usage: "time allowed to answer one request"},
 	{Flag: "health-addr", Env: "BECKON_HEALTH_ADDR", Default: ":8081", Usage: "address of /healthz, /readyz and /metrics (empty: none)"},
+	{Flag: "trace-url", Env: "BECKON_TRACE_URL", Usage: "the web console's link to an instance's trace, {traceId} standing for its ID, e.g. http://localhost:16686/trace/{traceId} (empty: no link)"},
 	{Flag: "engine-group", Env: "BECKON_ENGINE_GROUP", Default: engine.DefaultGroup, Usage: "consumer group of the engines (their --group): the timeline routes ask the timeline processors of <group>-timelines"},
 }
 
@@ -161,6 +164,10 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 	}
 	// Drafts run on past traffic, read-only (docs/simulation.md).
 	(&api.Simulations{Kafka: kopts, Layout: declared, Codec: cd, Channels: append(slices.Clone(journey.DefaultChannels), layout.Channels...)}).Mount(s.Server)
+	// The web console at /, calling the routes above with the user's token.
+	if err := console.Mount(s, console.Options{TraceURL: own.String("trace-url")}); err != nil {
+		return fmt.Errorf("%w: --trace-url: %w", errUsage, err)
+	}
 	if addr := own.String("health-addr"); addr != "" {
 		if err := metrics.ObserveHealth(reg.Meter(), s); err != nil {
 			return err

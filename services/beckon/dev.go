@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/console"
 	"github.com/beckon-dev/beckon/pkg/embedded"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
@@ -36,6 +37,8 @@ var devSettings = []settings.Setting{
 	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
 	{Flag: "metrics-addr", Env: "BECKON_DEV_METRICS_ADDR", Default: "127.0.0.1:8081", Usage: "address of the engine's /metrics, /healthz and /readyz (port 0 picks a free one)"},
 	{Flag: "api-addr", Env: "BECKON_DEV_API_ADDR", Default: "127.0.0.1:8080", Usage: "address of the API, whose write token is made afresh and printed at each start (port 0 picks a free one)"},
+	{Flag: "seed", Env: "BECKON_DEV_SEED", Default: "0", Usage: "seed of the sample shop and its traffic, printed in the banner (0: one from the clock)"},
+	{Flag: "trace-url", Env: "BECKON_TRACE_URL", Usage: "the console's link to an instance's trace, {traceId} standing for its ID, e.g. http://localhost:16686/trace/{traceId} (empty: no link)"},
 	{Flag: "time-scale", Env: "BECKON_DEV_TIME_SCALE", Default: "60", Usage: "journey time runs this many times faster than the wall clock (60: an hour's wait takes a minute)"},
 }
 
@@ -50,6 +53,8 @@ type devConfig struct {
 	timeScale  float64
 	metrics    string
 	api        string
+	traceURL   string
+	seed       uint64
 }
 
 func parseDev(c *cli, args []string) (devConfig, error) {
@@ -69,10 +74,15 @@ func parseDev(c *cli, args []string) (devConfig, error) {
 	d.dataDir = v.String("data-dir")
 	d.metrics = v.String("metrics-addr")
 	d.api = v.String("api-addr")
+	d.traceURL = v.String("trace-url")
+	if err := console.CheckTraceURL(d.traceURL); err != nil {
+		return d, fmt.Errorf("--trace-url: %w", err)
+	}
 	d.port = int(num("port", 17))
 	d.partitions = int32(num("partitions", 32))
 	d.users = int(num("users", 32))
 	d.events = int(num("events", 32))
+	d.seed = uint64(num("seed", 64))
 	rate, err := v.Float("rate")
 	d.rate = rate
 	errs = append(errs, err)
@@ -125,7 +135,10 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	seed := uint64(time.Now().UnixNano())
+	seed := d.seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
 	shop := sample.NewShop(seed, d.users)
 	shopper := firstCartShopper(seed, d.users)
 	now := time.Now().UTC()
@@ -173,7 +186,7 @@ func (c *cli) dev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	apiAt, stopAPI, err := c.startAPI(ctx, d.api, conn, layout, cd, reg)
+	apiAt, stopAPI, err := c.startAPI(ctx, d, conn, layout, cd, reg)
 	if err != nil {
 		return err
 	}
@@ -195,11 +208,12 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Topics    %d declared, %d created now; user-keyed topics have %d partitions
   Tables    %d products in lookups.catalog, %d profiles, %d loyalty facts
   Journeys  %s (examples/journeys), run by the engine with journey time %gx the wall clock
-  Traffic   %.3g sample events/s from %d shoppers to %s, each read back through the Avro codec
+  Traffic   %.3g sample events/s from %d shoppers to %s (seed %d), each read back through the Avro codec
   Output    send commands, hand-offs and dead letters as they are committed; a simulated channel answers WhatsApp messages
   Metrics   http://%s/metrics (Prometheus; /healthz and /readyz beside it)
   Traces    %s
   API       %s (write token %s; docs/api.md)
+  Console   %s/ (sign in with the write token; docs/console.md)
   Try       %s
             %s
             %s
@@ -209,8 +223,8 @@ func (c *cli) dev(ctx context.Context, args []string) error {
   Stop      Ctrl-C
 `, k.Brokers()[0], k.DataDir(), len(layout.Specs), len(report.Created), d.partitions,
 		len(shop.Products), len(shop.Users), len(tables)-len(shop.Products)-len(shop.Users),
-		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, metricsAt, tracesLine(tracing),
-		apiAt.url, apiAt.token, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"),
+		strings.Join(published, ", "), d.timeScale, d.rate, len(shop.Users), eventsTopic, seed, metricsAt, tracesLine(tracing),
+		apiAt.url, apiAt.token, apiAt.url, apiAt.curl("/v1/journeys/abandoned-cart"), apiAt.curl("/v1/journeys/abandoned-cart/metrics"),
 		apiAt.curl("/v1/users/"+url.PathEscape(shopper)+"/instances"), shopper, apiAt.url, apiAt.token, k.Brokers()[0], d.partitions)
 
 	return c.traffic(ctx, d, cl, tail, cd, conn, shop.Traffic())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/beckon-dev/beckon/pkg/api"
 	"github.com/beckon-dev/beckon/pkg/codec"
+	"github.com/beckon-dev/beckon/pkg/console"
 	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/journey"
 	"github.com/beckon-dev/beckon/pkg/journeymetrics"
@@ -29,7 +30,7 @@ type devAPI struct {
 
 // startAPI serves the API on addr with a fresh write token, made for this
 // run only and printed in the banner; stop ends it.
-func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry) (devAPI, func(), error) {
+func (c *cli) startAPI(ctx context.Context, d devConfig, conn kafkaconn.Config, layout topics.Layout, cd *codec.Codec, reg *metrics.Registry) (devAPI, func(), error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return devAPI{}, nil, err
@@ -77,12 +78,16 @@ func (c *cli) startAPI(ctx context.Context, addr string, conn kafkaconn.Config, 
 		return devAPI{}, nil, err
 	}
 	(&api.Simulations{Kafka: kopts, Layout: layout, Codec: cd, Channels: journey.DefaultChannels}).Mount(s.Server)
+	if err := console.Mount(s, console.Options{TraceURL: d.traceURL}); err != nil {
+		stop()
+		return devAPI{}, nil, err
+	}
 	// The banner's curl command works as soon as it is printed.
 	if err := s.WaitReady(ctx); err != nil {
 		stop()
 		return devAPI{}, nil, fmt.Errorf("dev API: %w", err)
 	}
-	bound, done, err := s.Serve(ctx, addr)
+	bound, done, err := s.Serve(ctx, d.api)
 	if err != nil {
 		stop()
 		return devAPI{}, nil, fmt.Errorf("dev API: %w", err)

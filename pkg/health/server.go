@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -33,7 +34,13 @@ func Handler(p Probed, metrics http.Handler) http.Handler {
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !p.Ready() {
-			http.Error(w, "not ready: restoring", http.StatusServiceUnavailable)
+			msg := "not ready: restoring"
+			if w, ok := p.(waiting); ok {
+				if names := w.NotReady(); len(names) > 0 {
+					msg += " " + strings.Join(names, ", ")
+				}
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -71,7 +78,11 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) (
 // so the partition gauges stay the first part's.
 func All(first Probed, more ...Probed) Probed {
 	a := all(append([]Probed{first}, more...))
-	if o, ok := first.(owner); ok {
+	f := first
+	if n, ok := first.(named); ok {
+		f = n.Probed
+	}
+	if o, ok := f.(owner); ok {
 		return allOwned{a, o}
 	}
 	return a
@@ -82,7 +93,32 @@ type owner interface {
 	Owned() (owned, ready int)
 }
 
+// Named gives p a name, by which All's /readyz body names the parts that
+// are not ready yet.
+func Named(name string, p Probed) Probed { return named{p, name} }
+
+type named struct {
+	Probed
+	name string
+}
+
+// waiting is a probe that can say which of its parts are not ready.
+type waiting interface {
+	NotReady() []string
+}
+
 type all []Probed
+
+// NotReady names the parts not ready (those given a name by Named).
+func (a all) NotReady() []string {
+	var out []string
+	for _, p := range a {
+		if n, ok := p.(named); ok && !n.Ready() {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
 
 func (a all) Ready() bool {
 	for _, p := range a {

@@ -129,3 +129,23 @@ type ownedProbe struct {
 }
 
 func (p ownedProbe) Owned() (int, int) { return p.owned, p.ready }
+
+// TestReadyzNamesThePartsNotReady: an operator reading /readyz learns
+// which part of the process is still restoring, and a named first part
+// keeps its partition counts.
+func TestReadyzNamesThePartsNotReady(t *testing.T) {
+	p := All(Named("engine", ownedProbe{probe: probe{ready: true}, owned: 3, ready: 3}),
+		Named("journey metrics", probe{ready: false}), Named("timelines", probe{ready: false}))
+	rec := httptest.NewRecorder()
+	Handler(p, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if got, want := strings.TrimSpace(rec.Body.String()), "not ready: restoring journey metrics, timelines"; rec.Code != 503 || got != want {
+		t.Errorf("/readyz: %d %q, want 503 %q", rec.Code, got, want)
+	}
+	o, ok := p.(interface{ Owned() (int, int) })
+	if !ok {
+		t.Fatal("naming the engine lost its partition counts")
+	}
+	if n, r := o.Owned(); n != 3 || r != 3 {
+		t.Errorf("Owned %d %d, want 3 3", n, r)
+	}
+}

@@ -201,7 +201,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		if run, err = jm.Alongside(so, run); err != nil {
 			return err
 		}
-		beside = append(beside, jm)
+		beside = append(beside, health.Named("journey metrics", jm))
 	}
 	if timelines {
 		tp, err := timeline.New(timeline.Config{Topics: layout, Codec: cd, Group: timeline.GroupBeside(own.String("group")), Retention: tl, QueryAddr: advertised,
@@ -213,7 +213,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 		if run, err = tp.Alongside(so, run); err != nil {
 			return err
 		}
-		beside = append(beside, tp)
+		beside = append(beside, health.Named("timelines", tp))
 		if queries != nil {
 			// Internal: no authentication; the api service routes to it.
 			srv := &http.Server{Handler: tp.QueryHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
@@ -226,7 +226,7 @@ func serve(ctx context.Context, log *slog.Logger, conn *kafkaconn.Flags, layoutF
 			log.Info("serving timeline queries", "addr", queries.Addr().String(), "advertised", advertised)
 		}
 	}
-	probed := health.All(e, beside...)
+	probed := health.All(health.Named("engine", e), beside...)
 	if err := metrics.ObserveHealth(reg.Meter(), probed); err != nil {
 		return err
 	}

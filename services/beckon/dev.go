@@ -17,6 +17,7 @@ import (
 	"github.com/beckon-dev/beckon/pkg/codec"
 	"github.com/beckon-dev/beckon/pkg/console"
 	"github.com/beckon-dev/beckon/pkg/embedded"
+	"github.com/beckon-dev/beckon/pkg/engine"
 	"github.com/beckon-dev/beckon/pkg/health"
 	"github.com/beckon-dev/beckon/pkg/kafkaconn"
 	"github.com/beckon-dev/beckon/pkg/metrics"
@@ -34,7 +35,7 @@ var devSettings = []settings.Setting{
 	{Flag: "partitions", Env: "BECKON_DEV_PARTITIONS", Default: "3", Usage: "partitions of the user-keyed topics"},
 	{Flag: "users", Env: "BECKON_DEV_USERS", Default: "25", Usage: "sample shoppers"},
 	{Flag: "rate", Env: "BECKON_DEV_RATE", Default: "2", Usage: "sample events per second"},
-	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events (0 runs until interrupted)"},
+	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events and the engine processing them (0 runs until interrupted)"},
 	{Flag: "metrics-addr", Env: "BECKON_DEV_METRICS_ADDR", Default: "127.0.0.1:8081", Usage: "address of the engine's /metrics, /healthz and /readyz (port 0 picks a free one)"},
 	{Flag: "api-addr", Env: "BECKON_DEV_API_ADDR", Default: "127.0.0.1:8080", Usage: "address of the API, whose write token is made afresh and printed at each start (port 0 picks a free one)"},
 	{Flag: "seed", Env: "BECKON_DEV_SEED", Default: "0", Usage: "seed of the sample shop and its traffic, printed in the banner (0: one from the clock)"},
@@ -256,8 +257,8 @@ func tracesLine(p *telemetry.Provider) string {
 
 // traffic produces one sample event per tick and prints every event read
 // back from the events topic, until ctx ends or d.events have been read.
-func (c *cli) traffic(ctx context.Context, d devConfig, cl, tail *kgo.Client, cd *codec.Codec, conn kafkaconn.Config, tr *sample.Traffic) error {
-	ctx, cancel := context.WithCancel(ctx)
+func (c *cli) traffic(parent context.Context, d devConfig, cl, tail *kgo.Client, cd *codec.Codec, conn kafkaconn.Config, tr *sample.Traffic) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	produced := make(chan error, 1)
 	go func() {
@@ -312,7 +313,49 @@ func (c *cli) traffic(ctx context.Context, d devConfig, cl, tail *kgo.Client, cd
 		}
 	}
 	cancel()
-	return <-produced
+	if err := <-produced; err != nil {
+		return err
+	}
+	return c.awaitEngine(parent, cl, conn.Topic("events"))
+}
+
+// engineCatchUp bounds how long a dev run with --events waits for the
+// engine to process the events it produced.
+const engineCatchUp = 30 * time.Second
+
+// awaitEngine waits until the engine has committed, in its group, every
+// event on topic, so a run with --events stops only after the engine
+// processed (and so traced and counted) all of them. If it does not
+// within engineCatchUp, dev says so and stops anyway.
+func (c *cli) awaitEngine(ctx context.Context, cl *kgo.Client, topic string) error {
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, engineCatchUp)
+	defer cancel()
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			var committed kadm.OffsetResponses
+			if committed, err = adm.FetchOffsets(ctx, engine.DefaultGroup); err == nil {
+				behind := false
+				ends.Each(func(o kadm.ListedOffset) {
+					if got, ok := committed.Lookup(topic, o.Partition); !ok || got.At < o.Offset {
+						behind = behind || o.Offset > 0
+					}
+				})
+				if !behind {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				fmt.Fprintf(c.stderr, "dev: the engine did not process every sample event within %s; stopping anyway\n", engineCatchUp)
+			}
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // produce writes records to their topics, keyed by Key, through the codec.

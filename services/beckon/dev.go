@@ -35,7 +35,7 @@ var devSettings = []settings.Setting{
 	{Flag: "partitions", Env: "BECKON_DEV_PARTITIONS", Default: "3", Usage: "partitions of the user-keyed topics"},
 	{Flag: "users", Env: "BECKON_DEV_USERS", Default: "25", Usage: "sample shoppers"},
 	{Flag: "rate", Env: "BECKON_DEV_RATE", Default: "2", Usage: "sample events per second"},
-	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events and the engine processing them (0 runs until interrupted)"},
+	{Flag: "events", Env: "BECKON_DEV_EVENTS", Default: "0", Usage: "stop after reading back this many sample events and the engine committing them, waiting at most 30 s for the engine (0 runs until interrupted)"},
 	{Flag: "metrics-addr", Env: "BECKON_DEV_METRICS_ADDR", Default: "127.0.0.1:8081", Usage: "address of the engine's /metrics, /healthz and /readyz (port 0 picks a free one)"},
 	{Flag: "api-addr", Env: "BECKON_DEV_API_ADDR", Default: "127.0.0.1:8080", Usage: "address of the API, whose write token is made afresh and printed at each start (port 0 picks a free one)"},
 	{Flag: "seed", Env: "BECKON_DEV_SEED", Default: "0", Usage: "seed of the sample shop and its traffic, printed in the banner (0: one from the clock)"},

@@ -82,13 +82,20 @@ func (c *Control) change(ctx context.Context, decide func(*Catalog) (*kgo.Record
 			}
 		}
 		err = c.changeOnce(ctx, decide)
-		if !fenced(err) {
+		if !fenced(err) && !errors.Is(err, kerr.UnknownServerError) {
 			return err
 		}
 	}
 	return fmt.Errorf("journeys topic: another writer changed it %d times in a row: %w", controlAttempts, err)
 }
 
+// A commit can also fail with UNKNOWN_SERVER_ERROR when another writer's
+// initialisation races it (seen on Apache Kafka 4.3 in CI). Whether it
+// committed is then unknown; the change is made again from a fresh read,
+// which sees it if it did: a draft, a state or a deletion made twice is
+// made once, a draft already published is reported as no draft, and a
+// publish can land as two versions with the same definition.
+//
 // fenced reports whether err says another writer took the transactional
 // ID before this one committed, which aborted this one's transaction: the
 // brokers answer a write or commit of such a writer with one of these
